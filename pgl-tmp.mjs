@@ -1,0 +1,13 @@
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+let t=Date.now();
+const db = await PGlite.create('memory://', { extensions: { vector } });
+console.log('create ms', Date.now()-t);
+await db.exec('create extension if not exists vector');
+const r = await db.query("select 1::int8 a, array[1,2]::int8[] b, now() c, '[1,2]'::vector v, '{\"a\":1}'::jsonb j, 1.5::numeric n, '10.0.0.1'::inet i, array['x']::text[] t, pg_backend_pid() p, version()");
+console.log(r.rows, r.fields.map(f=>f.dataTypeID), r.affectedRows);
+const r2 = await db.query('select $1::int8[] as x, $2::text[] as y, $3::jsonb as z', [[1,2],['a','b'],{a:[1]}]);
+console.log(r2.rows);
+t=Date.now(); const dump = await db.dumpDataDir('none'); console.log('dump ms', Date.now()-t, dump.size);
+t=Date.now(); const db2 = await PGlite.create({ loadDataDir: dump, extensions: { vector } }); console.log('load ms', Date.now()-t);
+console.log((await db2.query("select '[3]'::vector v")).rows);

@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { connect, type Db } from '../db/index.js';
+import { SeedCoreError, isSeedCoreError } from '../errors.js';
+import { migrate } from '../migrate/runner.js';
+
+/** Options every command accepts (defined on the root program). */
+export interface GlobalOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+/**
+ * Open the database a command should use: --database-url / DATABASE_URL selects the server,
+ * otherwise the embedded data directory. Migrates first unless `migrate: false`.
+ */
+export async function openDb(cmd: Command, opts: { migrate?: boolean; poolSize?: number } = {}): Promise<Db> {
+  const g = globalOptions(cmd);
+  const db = await connect({ databaseUrl: g.databaseUrl, dataDir: g.dataDir, poolSize: opts.poolSize, applicationName: `seedcore-${cmd.name()}` });
+  if (opts.migrate !== false) {
+    try {
+      await migrate(db);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  }
+  return db;
+}
+
+/** Print data: JSON with --json, else the human formatter's output. */
+export function output(cmd: Command, data: unknown, human: () => string): void {
+  if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  else process.stdout.write(`${human()}\n`);
+}
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3, notFound: 4, conflict: 5 } as const;
+
+export function exitCodeFor(e: unknown): number {
+  if (!isSeedCoreError(e)) return EXIT.failure;
+  switch (e.code) {
+    case 'SEEDCORE_INVALID_INPUT':
+      return EXIT.usage;
+    case 'SEEDCORE_UNAVAILABLE':
+    case 'SEEDCORE_DATA_DIR_LOCKED':
+      return EXIT.unavailable;
+    case 'SEEDCORE_NOT_FOUND':
+      return EXIT.notFound;
+    case 'SEEDCORE_CONFLICT':
+    case 'SEEDCORE_AMBIGUOUS_ID':
+    case 'SEEDCORE_FENCED':
+      return EXIT.conflict;
+    default:
+      return EXIT.failure;
+  }
+}
+
+/** Parse a JSON option value or fail with a usage error naming the option. */
+export function parseJsonOption(name: string, value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch (e) {
+    throw new SeedCoreError('SEEDCORE_INVALID_INPUT', `${name} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function parseIntOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new SeedCoreError('SEEDCORE_INVALID_INPUT', `${name} must be an integer between ${min} and ${max} (got '${value}')`);
+    return n;
+  };
+}

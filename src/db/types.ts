@@ -1,0 +1,40 @@
+/** The thin interface that hides the difference between PGlite and a PostgreSQL server. */
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends object = Row> {
+  rows: R[];
+  /** Rows returned by a SELECT or changed by INSERT/UPDATE/DELETE. */
+  rowCount: number;
+}
+
+/** Anything that can run one parameterised statement: the database or an open transaction. */
+export interface Queryable {
+  query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/** An open transaction: statements, plus multi-statement scripts (used by migrations). */
+export interface Tx extends Queryable {
+  exec(sql: string): Promise<void>;
+}
+
+export type BackendKind = 'pglite' | 'postgres';
+
+export interface Db extends Queryable {
+  readonly kind: BackendKind;
+  /** Human-readable location (data directory or a URL without the password). */
+  readonly description: string;
+  /**
+   * Run `fn` in one transaction (BEGIN … COMMIT, ROLLBACK on throw). On PGlite transactions
+   * are exclusive: every other caller waits until this one ends, so keep them short.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Run a multi-statement SQL script without parameters (simple query protocol). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Subscribe to NOTIFY on `channel`. The returned function unsubscribes. On the server the
+   * listener holds its own connection and re-subscribes after the server restarts.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,16 @@
+// The public surface of the `seedcore` package. Internals are not exported.
+export { openSeedCore, type OpenSeedCoreOptions, type SeedCore } from './seedcore.js';
+export {
+  connect,
+  DEFAULT_DATA_DIR,
+  PGliteDb,
+  PostgresDb,
+  type ConnectOptions,
+  type Db,
+  type Queryable,
+  type QueryResult,
+  type Tx,
+  type BackendKind,
+} from './db/index.js';
+export { ERROR_CODES, SeedCoreError, isSeedCoreError, type SeedCoreErrorCode } from './errors.js';
+export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type MigrationStatus } from './migrate/runner.js';
