@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isSeedCoreError } from '../errors.js';
 import { exitCodeFor } from './context.js';
 import { registerMigrateCommands } from './migrate.js';
+import { registerFactsCommands } from './facts.js';
 
 export function buildProgram(): Command {
   const program = new Command('seedcore')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerMigrateCommands(program);
+  registerFactsCommands(program);
   return program;
 }
 

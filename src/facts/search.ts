@@ -1,0 +1,141 @@
+/**
+ * Full-text search over facts: websearch_to_tsquery (never raises on user input), ranked by
+ * ts_rank_cd, highlighted by ts_headline on the returned page only, filtered by tags and
+ * metadata containment, paged by keyset (rank, id) so pages never overlap or skip.
+ */
+import type { Queryable } from '../db/types.js';
+import { invalidInput } from '../errors.js';
+import { FACT_COLUMNS, toFact } from './store.js';
+import type { Fact, FactSearchHit, FactSearchOptions, FactSearchPage } from './types.js';
+import { checkObject, checkTags, isUuid } from './validate.js';
+
+/**
+ * The indexed expression. It must be spelled exactly as in idx_facts_text_search (009) or
+ * the planner cannot use the GIN index.
+ */
+export const FACT_TSVECTOR = "to_tsvector('english', f.text)";
+
+export const DEFAULT_SEARCH_LIMIT = 20;
+export const MAX_SEARCH_LIMIT = 1000;
+
+// ts_headline marks matches with these control characters; the text is HTML-escaped in
+// JavaScript afterwards and only then are the marks turned into <b>…</b>, so a fact's own
+// markup can never reach a page unescaped (the manual warns ts_headline output is not safe).
+const MARK_ON = '\u0002';
+const MARK_OFF = '\u0003';
+const HEADLINE_OPTIONS = `StartSel=${MARK_ON}, StopSel=${MARK_OFF}, MaxWords=35, MinWords=15`;
+
+type Cursor = { r: number; i: string } | { t: string; i: string };
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(s: string, ranked: boolean): Cursor {
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidInput('cursor is malformed', { field: 'cursor' });
+  }
+  const o = c as Record<string, unknown>;
+  const ok =
+    typeof c === 'object' &&
+    c !== null &&
+    typeof o.i === 'string' &&
+    isUuid(o.i) &&
+    (ranked ? typeof o.r === 'number' && Number.isFinite(o.r) : typeof o.t === 'string' && !Number.isNaN(Date.parse(o.t)));
+  if (!ok)
+    throw invalidInput(ranked ? 'cursor is malformed or belongs to a listing without a query' : 'cursor is malformed or belongs to a search with a query', {
+      field: 'cursor',
+    });
+  return o as Cursor;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+}
+
+export function renderSnippet(marked: string): string {
+  return escapeHtml(marked).replaceAll(MARK_ON, '<b>').replaceAll(MARK_OFF, '</b>');
+}
+
+interface HitRow {
+  id: string;
+  text: string;
+  tags: string[] | null;
+  meta_data: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
+  rank: number;
+  headline: string | null;
+  created_text: string;
+}
+
+/** Search (or, without a query, list newest first) one page of facts. */
+export async function searchFacts(db: Queryable, options: FactSearchOptions = {}): Promise<FactSearchPage> {
+  const query = options.query ?? '';
+  if (typeof query !== 'string') throw invalidInput('query must be a string', { field: 'query' });
+  const limit = options.limit ?? DEFAULT_SEARCH_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT)
+    throw invalidInput(`limit must be an integer between 1 and ${MAX_SEARCH_LIMIT}`, { field: 'limit' });
+  const tags = options.tags === undefined ? [] : checkTags(options.tags);
+  const meta = options.meta === undefined ? undefined : checkObject(options.meta, 'meta');
+  const ranked = query.trim() !== '';
+  const cursor = options.cursor ? decodeCursor(options.cursor, ranked) : undefined;
+
+  // Only fixed fragments are assembled; every user value travels as a parameter.
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const where: string[] = [];
+  let tsq = 'NULL::tsquery';
+  if (ranked) {
+    tsq = `websearch_to_tsquery('english', ${p(query)})`;
+    where.push(`${FACT_TSVECTOR} @@ q.tsq`);
+  }
+  if (tags.length > 0) where.push(`f.tags ${options.allTags ? '@>' : '&&'} ${p(tags)}::text[]`);
+  if (meta !== undefined) where.push(`f.meta_data @> ${p(JSON.stringify(meta))}::jsonb`);
+
+  let inner: string;
+  if (ranked) {
+    const rankExpr = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
+    const rankedRows = `SELECT ${FACT_COLUMNS}, ${rankExpr} AS rank FROM facts f, q${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    const after = cursor && 'r' in cursor ? ` WHERE (r.rank, r.id) < (${p(cursor.r)}::float8, ${p(cursor.i)}::uuid)` : '';
+    inner = `SELECT * FROM (${rankedRows}) r${after} ORDER BY r.rank DESC, r.id DESC LIMIT ${p(limit + 1)}`;
+  } else {
+    if (cursor && 't' in cursor) where.push(`(f.created_at, f.id) < (${p(cursor.t)}::timestamptz, ${p(cursor.i)}::uuid)`);
+    inner = `SELECT ${FACT_COLUMNS}, 0::float8 AS rank FROM facts f, q${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p(limit + 1)}`;
+  }
+  // ts_headline re-parses the text, so it runs on the final page only (outer query).
+  const sql =
+    `WITH q AS (SELECT ${tsq} AS tsq), page AS (${inner}) ` +
+    `SELECT page.*, page.created_at::text AS created_text, ` +
+    `CASE WHEN q.tsq IS NULL THEN NULL ELSE ts_headline('english', page.text, q.tsq, '${HEADLINE_OPTIONS}') END AS headline ` +
+    `FROM page, q ORDER BY page.rank DESC, ${ranked ? '' : 'page.created_at DESC, '}page.id DESC`;
+  const res = await db.query<HitRow>(sql, params);
+  const rows = res.rows.slice(0, limit);
+  const hits: FactSearchHit[] = rows.map((r) => ({
+    ...toFact(r),
+    rank: Number(r.rank),
+    snippet: renderSnippet(r.headline ?? r.text),
+  }));
+  const last = rows[rows.length - 1];
+  const nextCursor =
+    res.rows.length > limit && last ? encodeCursor(ranked ? { r: Number(last.rank), i: last.id } : { t: last.created_text, i: last.id }) : null;
+  return { hits, nextCursor };
+}
+
+/** Every fact matching the options, following cursors (for small result sets and tests). */
+export async function searchAllFacts(db: Queryable, options: Omit<FactSearchOptions, 'cursor'> = {}): Promise<Fact[]> {
+  const out: Fact[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: FactSearchPage = await searchFacts(db, { ...options, ...(cursor ? { cursor } : {}) });
+    out.push(...page.hits);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
