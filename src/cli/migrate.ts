@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { migrate, migrationStatus } from '../migrate/runner.js';
+import { formatVerifyReport, verifySchema } from '../migrate/verify.js';
 import { globalOptions, openDb, output } from './context.js';
 
 export function registerMigrateCommands(program: Command): void {
@@ -46,6 +47,20 @@ export function registerMigrateCommands(program: Command): void {
             .join('\n'),
         );
         if (rows.some((r) => r.state === 'changed')) process.exitCode = 1;
+      } finally {
+        await db.close();
+      }
+    });
+
+  program
+    .command('verify')
+    .description("check the live catalogue against everything the seed promises and run the seed's verification queries (exit 1 on any miss)")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const db = await openDb(cmd, { migrate: false });
+      try {
+        const report = await verifySchema(db);
+        output(cmd, { database: db.description, ...report }, () => `${db.description}\n${formatVerifyReport(report)}`);
+        if (!report.ok) process.exitCode = 1;
       } finally {
         await db.close();
       }

@@ -1,0 +1,137 @@
+/**
+ * What the schema promises after migration 012: the objects the seed and the reference list,
+ * with our decisions applied. `seedcore verify` checks a live database against this list.
+ */
+
+export const EXPECTED_TABLES = [
+  'tasks',
+  'graph_embeddings',
+  'graph_node_map',
+  'agent_registry',
+  'organ_registry',
+  'artifact',
+  'capability',
+  'memory_cell',
+  'model',
+  'policy',
+  'service',
+  'skill',
+  'facts',
+  'cluster_metadata',
+  'registry_instance',
+  // 17 edge tables
+  'task_depends_on_task',
+  'task_produces_artifact',
+  'task_uses_capability',
+  'task_reads_memory',
+  'task_writes_memory',
+  'organ_provides_capability',
+  'agent_owns_memory_cell',
+  'task_executed_by_organ',
+  'task_owned_by_agent',
+  'agent_member_of_organ',
+  'agent_collab_agent',
+  'organ_provides_skill',
+  'organ_uses_service',
+  'organ_governed_by_policy',
+  'agent_uses_model',
+  'task_reads_fact',
+  'task_produces_fact',
+] as const;
+
+export const EXPECTED_VIEWS = ['graph_tasks', 'task_embeddings', 'hgnn_edges', 'active_instances', 'active_instance'] as const;
+
+/** Function signatures as `to_regprocedure` accepts them. */
+export const EXPECTED_FUNCTIONS = [
+  'create_graph_embed_task(bigint[],integer,text)',
+  'create_graph_rag_task(bigint[],integer,integer,text)',
+  'create_graph_embed_task_v2(bigint[],integer,text,text,text)',
+  'create_graph_rag_task_v2(bigint[],integer,integer,text,text,text)',
+  'cleanup_stale_running_tasks(integer,integer)',
+  'backfill_task_nodes()',
+  'ensure_task_node(uuid)',
+  'ensure_agent_node(text)',
+  'ensure_organ_node(text)',
+  'ensure_artifact_node(uuid)',
+  'ensure_capability_node(uuid)',
+  'ensure_memory_cell_node(uuid)',
+  'ensure_fact_node(uuid)',
+  'ensure_model_node(text)',
+  'ensure_policy_node(text)',
+  'ensure_service_node(text)',
+  'ensure_skill_node(text)',
+  'set_current_epoch(uuid)',
+  'register_instance(uuid,text,uuid,text,text,text,inet,integer)',
+  'set_instance_status(uuid,instancestatus)',
+  'beat(uuid)',
+  'expire_stale_instances(integer)',
+  'expire_old_epoch_instances()',
+  'update_tasks_updated_at()',
+  'update_graph_embeddings_updated_at()',
+  'update_graph_node_map_updated_at()',
+  'update_timestamps()',
+  'update_facts_updated_at()',
+] as const;
+
+export const EXPECTED_ENUMS: Record<string, readonly string[]> = {
+  taskstatus: ['created', 'queued', 'running', 'completed', 'failed', 'cancelled', 'retry'],
+  instancestatus: ['starting', 'alive', 'draining', 'dead'],
+};
+
+/** The 17 edge types of hgnn_edges: name → source table. */
+export const EDGE_TYPES: Record<string, string> = {
+  task__depends_on__task: 'task_depends_on_task',
+  task__produces__artifact: 'task_produces_artifact',
+  task__uses__capability: 'task_uses_capability',
+  task__reads__memory_cell: 'task_reads_memory',
+  task__writes__memory_cell: 'task_writes_memory',
+  task__executed_by__organ: 'task_executed_by_organ',
+  task__owned_by__agent: 'task_owned_by_agent',
+  agent__member_of__organ: 'agent_member_of_organ',
+  agent__collab__agent: 'agent_collab_agent',
+  organ__provides__skill: 'organ_provides_skill',
+  organ__uses__service: 'organ_uses_service',
+  agent__uses__model: 'agent_uses_model',
+  organ__governed_by__policy: 'organ_governed_by_policy',
+  task__reads__fact: 'task_reads_fact',
+  task__produces__fact: 'task_produces_fact',
+  organ__provides__capability: 'organ_provides_capability',
+  agent__owns__memory_cell: 'agent_owns_memory_cell',
+};
+
+/** Indexes the query paths rely on (the seed promises status, type, domain and claim indexes). */
+export const EXPECTED_INDEXES = [
+  'idx_tasks_claim',
+  'idx_tasks_running',
+  'idx_tasks_status',
+  'idx_tasks_created_at',
+  'idx_tasks_type',
+  'idx_tasks_domain',
+  'idx_graph_embeddings_emb',
+  'idx_facts_text_search',
+  'idx_facts_tags',
+  'idx_facts_meta_data',
+] as const;
+
+export const EXPECTED_TRIGGERS: Record<string, string> = {
+  trigger_tasks_updated_at: 'tasks',
+  trg_tasks_notify_insert: 'tasks',
+  trg_graph_embeddings_updated_at: 'graph_embeddings',
+  trg_graph_node_map_updated_at: 'graph_node_map',
+  trg_agent_registry_updated_at: 'agent_registry',
+  trg_organ_registry_updated_at: 'organ_registry',
+  trg_model_updated_at: 'model',
+  trg_policy_updated_at: 'policy',
+  trg_service_updated_at: 'service',
+  trg_skill_updated_at: 'skill',
+  trigger_facts_updated_at: 'facts',
+};
+
+/** The seed's "Verification Queries", run verbatim. */
+export const SEED_VERIFICATION_QUERIES = [
+  "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+  'SELECT DISTINCT edge_type FROM hgnn_edges',
+  'SELECT status, COUNT(*) FROM tasks GROUP BY status',
+  'SELECT * FROM active_instances',
+  'SELECT node_type, COUNT(*) FROM graph_node_map GROUP BY node_type',
+] as const;
