@@ -1,0 +1,208 @@
+/**
+ * The Coordinator: creates tasks and manages them (get, list, cancel, retry, cleanup).
+ * Dispatchers (dispatcher.ts) execute them.
+ */
+import type { Db, Queryable, Tx } from '../db/types.js';
+import { SeedCoreError, invalidInput, notFound } from '../errors.js';
+import { cancelDependents } from './dependencies.js';
+import { TASK_COLUMNS, type TaskRow } from './rows.js';
+import { submitTasks } from './submit.js';
+import { TASK_STATUSES, type TaskStatus } from './types.js';
+import { isUuid, parseTimestamp, type SubmitTaskInput } from './validate.js';
+
+export interface SubmitOptions {
+  /** Run inside the caller's open transaction (the caller commits or rolls back). */
+  tx?: Queryable;
+}
+
+export interface ListTasksOptions {
+  status?: TaskStatus | TaskStatus[];
+  type?: string;
+  domain?: string;
+  /** Page size. @defaultValue 50 (max 1000) */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface TaskPage {
+  tasks: TaskRow[];
+  /** Pass as `cursor` for the next (older) page; null when this was the last page. */
+  nextCursor: string | null;
+}
+
+/** Task counts by status. */
+export type TaskStats = Record<TaskStatus, number>;
+
+const HEX_PREFIX = /^[0-9a-f-]{4,36}$/i;
+
+/** `[low, high]` UUID bounds for a hex prefix, so the primary key index serves prefix look-ups. */
+function prefixRange(prefix: string): [string, string] {
+  const hex = prefix.replace(/-/g, '').toLowerCase();
+  const fmt = (h: string): string => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return [fmt(hex.padEnd(32, '0')), fmt(hex.padEnd(32, 'f'))];
+}
+
+export class TaskCoordinator {
+  constructor(private readonly db: Db) {}
+
+  /** Submit one task; returns its row (status `queued`, or `created` while dependencies are unfinished). */
+  async submit(input: SubmitTaskInput, options: SubmitOptions = {}): Promise<TaskRow> {
+    const rows = await submitTasks(this.db, [input], options.tx);
+    return rows[0] as TaskRow;
+  }
+
+  /** Submit many tasks at once (one statement without dependencies or bindings); rows in input order. */
+  submitMany(inputs: SubmitTaskInput[], options: SubmitOptions = {}): Promise<TaskRow[]> {
+    return submitTasks(this.db, inputs, options.tx);
+  }
+
+  /** Resolve a full id or a unique prefix (≥ 4 hex characters) to a task id. */
+  async resolveId(idOrPrefix: string, q: Queryable = this.db): Promise<string> {
+    if (typeof idOrPrefix !== 'string' || !HEX_PREFIX.test(idOrPrefix))
+      throw invalidInput(`not a task id or id prefix (≥ 4 hex characters): '${String(idOrPrefix)}'`);
+    if (isUuid(idOrPrefix)) return idOrPrefix.toLowerCase();
+    const [lo, hi] = prefixRange(idOrPrefix);
+    const res = await q.query<{ id: string }>('SELECT id FROM tasks WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 2', [lo, hi]);
+    if (res.rows.length === 0) throw notFound(`no task with id prefix '${idOrPrefix}'`);
+    if (res.rows.length > 1)
+      throw new SeedCoreError('SEEDCORE_AMBIGUOUS_ID', `id prefix '${idOrPrefix}' matches more than one task; give more characters`, {
+        details: { prefix: idOrPrefix },
+      });
+    return (res.rows[0] as { id: string }).id;
+  }
+
+  /** A task by id or unique id prefix; SEEDCORE_NOT_FOUND / SEEDCORE_AMBIGUOUS_ID otherwise. */
+  async get(idOrPrefix: string): Promise<TaskRow> {
+    const id = await this.resolveId(idOrPrefix);
+    const res = await this.db.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`, [id]);
+    if (res.rows.length === 0) throw notFound(`task ${id} not found`);
+    return res.rows[0] as TaskRow;
+  }
+
+  /** Newest first, keyset-paginated by (created_at, id). */
+  async list(options: ListTasksOptions = {}): Promise<TaskPage> {
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidInput('limit must be an integer between 1 and 1000');
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (options.status !== undefined) {
+      const statuses = Array.isArray(options.status) ? options.status : [options.status];
+      for (const s of statuses) if (!TASK_STATUSES.includes(s)) throw invalidInput(`unknown status '${String(s)}' (one of ${TASK_STATUSES.join(', ')})`);
+      params.push(statuses);
+      where.push(`status = ANY($${params.length}::taskstatus[])`);
+    }
+    if (options.type !== undefined) {
+      params.push(options.type);
+      where.push(`type = $${params.length}`);
+    }
+    if (options.domain !== undefined) {
+      params.push(options.domain);
+      where.push(`domain = $${params.length}`);
+    }
+    if (options.cursor !== undefined) {
+      const [ts, id] = decodeCursor(options.cursor);
+      params.push(ts, id);
+      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(limit + 1);
+    const res = await this.db.query<TaskRow & { cursor_ts: string }>(
+      `SELECT ${TASK_COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts
+         FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const more = res.rows.length > limit;
+    const rows = res.rows.slice(0, limit);
+    const last = rows[rows.length - 1];
+    const tasks = rows.map(({ cursor_ts: _c, ...r }) => r as TaskRow);
+    return { tasks, nextCursor: more && last ? Buffer.from(`${last.cursor_ts}|${last.id}`).toString('base64url') : null };
+  }
+
+  /**
+   * Cancel a task that has not ended. A running task's handler sees its signal fire at the
+   * worker's next lease renewal (at most one heartbeat interval later); its outcome is then
+   * discarded (compare-and-set). Dependents waiting on it are cancelled too, transitively.
+   */
+  async cancel(idOrPrefix: string, reason = 'cancelled by request'): Promise<TaskRow> {
+    return this.db.transaction(async (tx: Tx) => {
+      const id = await this.resolveId(idOrPrefix, tx);
+      const res = await tx.query<TaskRow>(
+        `UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = now(), error = concat_ws(' | ', error, $2::text)
+          WHERE id = $1 AND status IN ('created', 'queued', 'retry', 'running')
+          RETURNING ${TASK_COLUMNS}`,
+        [id, reason],
+      );
+      if (res.rows.length === 0) throw await this.notActive(tx, id, 'cancel');
+      await cancelDependents(tx, [id]);
+      return res.rows[0] as TaskRow;
+    });
+  }
+
+  /**
+   * Run a failed or cancelled task again: attempts are reset to 0 (a fresh budget of
+   * max_attempts executions), error and result cleared. It becomes `queued`, or `created` if
+   * dependencies are still unfinished; a dependency that failed or was cancelled must be
+   * retried first (SEEDCORE_CONFLICT). Dependents cancelled because of it stay cancelled.
+   */
+  async retry(idOrPrefix: string, options: { runAfter?: Date | string } = {}): Promise<TaskRow> {
+    const runAfter = options.runAfter === undefined ? null : parseTimestamp('retry', 'runAfter', options.runAfter);
+    return this.db.transaction(async (tx: Tx) => {
+      const id = await this.resolveId(idOrPrefix, tx);
+      const deps = await tx.query<{ id: string; status: string }>(
+        `SELECT p.id, p.status::text AS status FROM task_depends_on_task e JOIN tasks p ON p.id = e.dst_task_id WHERE e.src_task_id = $1 ORDER BY p.id FOR SHARE OF p`,
+        [id],
+      );
+      const dead = deps.rows.filter((d) => d.status === 'failed' || d.status === 'cancelled');
+      if (dead.length > 0)
+        throw new SeedCoreError('SEEDCORE_CONFLICT', `retry the dependencies first: ${dead.map((d) => `${d.id} (${d.status})`).join(', ')}`, {
+          details: { dependencies: dead.map((d) => d.id) },
+        });
+      const next = deps.rows.every((d) => d.status === 'completed') ? 'queued' : 'created';
+      const res = await tx.query<TaskRow>(
+        `UPDATE tasks SET status = $2::taskstatus, attempts = 0, run_after = $3::timestamptz, result = NULL, error = NULL,
+                owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, last_heartbeat = NULL, updated_at = now()
+          WHERE id = $1 AND status IN ('failed', 'cancelled')
+          RETURNING ${TASK_COLUMNS}, pg_notify('seedcore_tasks', '') AS notified`,
+        [id, next, runAfter],
+      );
+      if (res.rows.length === 0) throw await this.notActive(tx, id, 'retry', true);
+      const { notified: _n, ...row } = res.rows[0] as TaskRow & { notified: unknown };
+      return row as TaskRow;
+    });
+  }
+
+  /** Count of tasks in each status. */
+  async stats(): Promise<TaskStats> {
+    const res = await this.db.query<{ status: TaskStatus; n: number }>('SELECT status::text AS status, count(*)::int AS n FROM tasks GROUP BY status');
+    const out = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as TaskStats;
+    for (const r of res.rows) out[r.status] = r.n;
+    return out;
+  }
+
+  /** The admin function `cleanup_stale_running_tasks`: number of running tasks recovered. */
+  async cleanupStale(options: { staleMinutes?: number; maxAttempts?: number } = {}): Promise<number> {
+    const res = await this.db.query<{ n: number }>('SELECT cleanup_stale_running_tasks($1, $2) AS n', [options.staleMinutes ?? 15, options.maxAttempts ?? 3]);
+    return res.rows[0]?.n ?? 0;
+  }
+
+  private async notActive(q: Queryable, id: string, verb: string, wantEnded = false): Promise<SeedCoreError> {
+    const res = await q.query<{ status: string }>('SELECT status::text AS status FROM tasks WHERE id = $1', [id]);
+    const row = res.rows[0];
+    if (!row) return notFound(`task ${id} not found`);
+    return new SeedCoreError(
+      'SEEDCORE_CONFLICT',
+      wantEnded
+        ? `cannot ${verb} task ${id}: it is ${row.status} (only failed or cancelled tasks can be retried)`
+        : `cannot ${verb} task ${id}: it already ended ${row.status}`,
+      { details: { status: row.status } },
+    );
+  }
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const [ts, id] = text.split('|');
+  if (!ts || !id || !isUuid(id) || Number.isNaN(Date.parse(ts))) throw invalidInput('cursor is not a cursor returned by list()');
+  return [ts, id];
+}

@@ -1,0 +1,124 @@
+/**
+ * Batched outcome writing. Handlers finish one by one; their outcomes are queued and written
+ * set-wise: everything that finished while the previous write was in flight goes in the next
+ * statement, so under load one statement carries hundreds of rows and when idle a single
+ * outcome is written at once (no timer to wait for).
+ */
+import type { Db, Queryable } from '../db/types.js';
+import { isConnectionError } from '../errors.js';
+import { completeAny, completeLeaves, failTasks, type Completion, type Failure } from './worker-sql.js';
+
+export type WrittenOutcome = { kind: 'completed' } | { kind: 'failed'; error: string; final: boolean } | { kind: 'lost' };
+
+export interface OutcomeWriterHooks {
+  onWritten(id: string, outcome: WrittenOutcome): void;
+  onError(where: string, error: unknown): void;
+  /** Runs in the completing transaction for tasks that have dependents. */
+  afterComplete(tx: Queryable, ids: string[]): Promise<unknown>;
+  /** Runs in the failing transaction for tasks that ended `failed`. */
+  afterFail(tx: Queryable, ids: string[]): Promise<unknown>;
+}
+
+const BATCH = 1000;
+
+export class OutcomeWriter {
+  private completions: Completion[] = [];
+  private failures: Failure[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly hooks: OutcomeWriterHooks,
+  ) {}
+
+  complete(c: Completion): void {
+    this.completions.push(c);
+    this.schedule();
+  }
+
+  fail(f: Failure): void {
+    this.failures.push(f);
+    this.schedule();
+  }
+
+  /** Resolves once every queued outcome has been written (or given up on). */
+  async drain(): Promise<void> {
+    while (this.flushing || this.scheduled || this.completions.length > 0 || this.failures.length > 0) {
+      if (this.flushing) await this.flushing;
+      else if (this.completions.length > 0 || this.failures.length > 0) await this.flush();
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    // setImmediate: outcomes of handlers that finish in the same turn share one statement.
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private flush(): Promise<void> {
+    const run = async (): Promise<void> => {
+      while (this.completions.length > 0 || this.failures.length > 0) {
+        const c = this.completions.splice(0, BATCH);
+        const f = this.failures.splice(0, BATCH);
+        if (c.length > 0) await this.persist('complete', () => this.writeCompletions(c));
+        if (f.length > 0) await this.persist('fail', () => this.writeFailures(f));
+      }
+    };
+    this.flushing = run().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /** Retry while the database is unreachable (restart): the outcome must not be lost. */
+  private async persist(where: string, fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        this.hooks.onError(where, e);
+        // Other errors are retried a few times; after that the task stays running and its
+        // lease expires, so another worker recovers it (nothing is lost, it runs again).
+        if (!isConnectionError(e) && !isConnectionError((e as { cause?: unknown }).cause) && attempt >= 2) return;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async writeCompletions(batch: Completion[]): Promise<void> {
+    const written = await completeLeaves(this.db, batch);
+    const rest = batch.filter((c) => !written.has(c.id));
+    let second: string[] = [];
+    if (rest.length > 0) {
+      // Tasks with dependents (or that lost their lease): complete and queue dependents in one
+      // transaction.
+      second = await this.db.transaction(async (tx) => {
+        const ids = await completeAny(tx, rest);
+        if (ids.length > 0) await this.hooks.afterComplete(tx, ids);
+        return ids;
+      });
+    }
+    const done = new Set(second);
+    for (const c of batch) this.hooks.onWritten(c.id, written.has(c.id) || done.has(c.id) ? { kind: 'completed' } : { kind: 'lost' });
+  }
+
+  private async writeFailures(batch: Failure[]): Promise<void> {
+    const rows = await this.db.transaction(async (tx) => {
+      const r = await failTasks(tx, batch);
+      const failed = r.filter((x) => x.status === 'failed').map((x) => x.id);
+      if (failed.length > 0) await this.hooks.afterFail(tx, failed);
+      return r;
+    });
+    const byId = new Map(rows.map((r) => [r.id, r.status]));
+    for (const f of batch) {
+      const status = byId.get(f.id);
+      this.hooks.onWritten(f.id, status === undefined ? { kind: 'lost' } : { kind: 'failed', error: f.error, final: status === 'failed' });
+    }
+  }
+}

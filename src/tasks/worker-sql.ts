@@ -1,0 +1,206 @@
+/**
+ * The dispatcher's hot statements. Every state change by a worker is a compare-and-set on
+ * (id, owner_id, status = 'running'): a worker whose lease was taken over, or whose task was
+ * cancelled, changes nothing. Every UPDATE sets updated_at itself so the row trigger does not
+ * fire (see migration 001).
+ */
+import type { Queryable } from '../db/types.js';
+import type { TaskRecord } from './types.js';
+
+/**
+ * Claim up to `limit` claimable tasks of the given types, oldest first. The CTE is the fence:
+ * without it the planner may lock more rows than LIMIT. attempts + 1 here: attempts counts
+ * executions started.
+ */
+export async function claimTasks(q: Queryable, owner: string, limit: number, types: readonly string[], leaseSeconds: number): Promise<TaskRecord[]> {
+  const res = await q.query<TaskRecord>(
+    `WITH c AS (
+       SELECT id FROM tasks
+        WHERE status IN ('queued', 'retry') AND (run_after IS NULL OR run_after <= now()) AND type = ANY($3::text[])
+        ORDER BY created_at, id
+        LIMIT $2
+          FOR UPDATE SKIP LOCKED)
+     UPDATE tasks t
+        SET status = 'running', owner_id = $1, locked_by = $1, locked_at = now(), last_heartbeat = now(),
+            lease_expires_at = now() + make_interval(secs => $4::float8), attempts = t.attempts + 1, updated_at = now()
+       FROM c
+      WHERE t.id = c.id
+     RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts`,
+    [owner, limit, types, leaseSeconds],
+  );
+  return res.rows;
+}
+
+export interface Completion {
+  id: string;
+  owner: string;
+  /** JSON text of the result. */
+  result: string;
+}
+
+/**
+ * Complete tasks that nothing depends on, in one autocommit statement (the hot path).
+ * Returns the ids written; the others either have dependents (see completeWithDependents)
+ * or lost their compare-and-set.
+ */
+export async function completeLeaves(q: Queryable, batch: readonly Completion[]): Promise<Set<string>> {
+  const res = await q.query<{ id: string }>(
+    `UPDATE tasks t
+        SET status = 'completed', result = u.r, error = NULL, owner_id = NULL, locked_by = NULL, locked_at = NULL,
+            lease_expires_at = NULL, updated_at = now()
+       FROM unnest($1::uuid[], $2::jsonb[], $3::text[]) AS u(id, r, owner)
+      WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
+        AND NOT EXISTS (SELECT 1 FROM task_depends_on_task e WHERE e.dst_task_id = t.id)
+     RETURNING t.id`,
+    [batch.map((c) => c.id), batch.map((c) => c.result), batch.map((c) => c.owner)],
+  );
+  return new Set(res.rows.map((r) => r.id));
+}
+
+/** Complete tasks (with or without dependents) inside a transaction; returns the ids written. */
+export async function completeAny(tx: Queryable, batch: readonly Completion[]): Promise<string[]> {
+  const res = await tx.query<{ id: string }>(
+    `UPDATE tasks t
+        SET status = 'completed', result = u.r, error = NULL, owner_id = NULL, locked_by = NULL, locked_at = NULL,
+            lease_expires_at = NULL, updated_at = now()
+       FROM unnest($1::uuid[], $2::jsonb[], $3::text[]) AS u(id, r, owner)
+      WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
+     RETURNING t.id`,
+    [batch.map((c) => c.id), batch.map((c) => c.result), batch.map((c) => c.owner)],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+export interface Failure {
+  id: string;
+  owner: string;
+  error: string;
+  /** Delay before the next attempt, when there is one. */
+  delayMs: number;
+  /** The task goes to `failed` when attempts >= this (0 = never retry). */
+  maxAttempts: number;
+}
+
+/**
+ * Record failed attempts: `retry` with run_after = now() + delay while attempts < max, else
+ * `failed`. Returns each written row's new status.
+ */
+export async function failTasks(tx: Queryable, batch: readonly Failure[]): Promise<{ id: string; status: 'retry' | 'failed' }[]> {
+  const res = await tx.query<{ id: string; status: 'retry' | 'failed' }>(
+    `WITH moved AS (
+     UPDATE tasks t
+        SET status = CASE WHEN t.attempts >= u.max THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
+            run_after = CASE WHEN t.attempts >= u.max THEN t.run_after ELSE now() + make_interval(secs => u.delay_ms / 1000.0) END,
+            error = u.err, owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::int[]) AS u(id, owner, err, delay_ms, max)
+      WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
+     RETURNING t.id, t.status::text AS status)
+     SELECT m.id, m.status, (SELECT pg_notify('seedcore_tasks', '') FROM moved WHERE status = 'retry' LIMIT 1) AS n FROM moved m`,
+    [batch.map((f) => f.id), batch.map((f) => f.owner), batch.map((f) => f.error), batch.map((f) => f.delayMs), batch.map((f) => f.maxAttempts)],
+  );
+  return res.rows.map((r) => ({ id: r.id, status: r.status }));
+}
+
+/**
+ * Renew the leases of every task the worker holds, in one statement. Returns the held tasks
+ * that could not be renewed (cancelled, taken over, or ended) with their current status.
+ */
+export async function renewLeases(
+  q: Queryable,
+  held: readonly { id: string; owner: string }[],
+  leaseSeconds: number,
+): Promise<{ id: string; status: string | null }[]> {
+  const res = await q.query<{ id: string; status: string | null }>(
+    `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS u(id, owner)),
+     renewed AS (
+       UPDATE tasks t
+          SET lease_expires_at = now() + make_interval(secs => $3::float8), last_heartbeat = now(), updated_at = now()
+         FROM u
+        WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
+       RETURNING t.id)
+     SELECT u.id, t.status::text AS status
+       FROM u LEFT JOIN renewed r ON r.id = u.id LEFT JOIN tasks t ON t.id = u.id
+      WHERE r.id IS NULL`,
+    [held.map((h) => h.id), held.map((h) => h.owner), leaseSeconds],
+  );
+  return res.rows;
+}
+
+/**
+ * Hand tasks back on shutdown. Tasks whose handler never started go back to `queued` with the
+ * claim's attempt taken back (they were never executed); tasks interrupted mid-run keep the
+ * attempt (it started) and go to `retry` now, or `failed` when that was their last attempt.
+ */
+export async function releaseTasks(q: Queryable, tasks: readonly { id: string; owner: string; started: boolean; maxAttempts: number }[]): Promise<number> {
+  if (tasks.length === 0) return 0;
+  const res = await q.query<{ n: number }>(
+    `WITH moved AS (
+       UPDATE tasks t
+          SET status = CASE WHEN NOT u.started THEN 'queued'::taskstatus
+                            WHEN t.attempts >= u.max THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
+              attempts = CASE WHEN u.started THEN t.attempts ELSE greatest(t.attempts - 1, 0) END,
+              run_after = CASE WHEN u.started AND t.attempts < u.max THEN now() ELSE t.run_after END,
+              error = CASE WHEN u.started THEN concat_ws(' | ', t.error, 'interrupted: worker shut down') ELSE t.error END,
+              owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::int[]) AS u(id, owner, started, max)
+        WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
+       RETURNING t.status)
+     SELECT count(*)::int AS n, CASE WHEN bool_or(status <> 'failed') THEN pg_notify('seedcore_tasks', '') END AS notified FROM moved`,
+    [tasks.map((t) => t.id), tasks.map((t) => t.owner), tasks.map((t) => t.started), tasks.map((t) => t.maxAttempts)],
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
+/**
+ * Recover running tasks whose lease expired, or (when `deadOwners`) whose owner is a registry
+ * instance that is dead or silent for longer than cluster_metadata.liveness_seconds. A
+ * compare-and-set guarded on owner and lease (never id alone), safe to run from every worker
+ * at once. The attempt was counted by the claim and is not counted again. Returns moved rows.
+ */
+export async function recoverStale(
+  q: Queryable,
+  opts: { deadOwners: boolean; maxAttempts: number; backoffBaseMs: number; backoffCapMs: number; limit: number },
+): Promise<{ id: string; status: 'retry' | 'failed' }[]> {
+  const res = await q.query<{ id: string; status: 'retry' | 'failed' }>(
+    `WITH dead AS (
+       SELECT ri.instance_id::text AS owner
+         FROM registry_instance ri LEFT JOIN cluster_metadata cm ON cm.id = 1
+        WHERE $1::bool AND (ri.status = 'dead' OR ri.last_heartbeat < now() - make_interval(secs => coalesce(cm.liveness_seconds, 15)))
+     ),
+     stale AS (
+       SELECT t.id, t.owner_id, t.lease_expires_at, t.lease_expires_at < now() AS expired
+         FROM tasks t
+        WHERE t.status = 'running'
+          AND (t.lease_expires_at < now() OR t.owner_id IN (SELECT owner FROM dead))
+        ORDER BY t.lease_expires_at
+        LIMIT $5
+          FOR UPDATE OF t SKIP LOCKED
+     ),
+     moved AS (
+     UPDATE tasks t
+        SET status = CASE WHEN t.attempts >= $2 THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
+            run_after = CASE WHEN t.attempts >= $2 THEN t.run_after
+                             ELSE now() + make_interval(secs => least($4::float8, $3::float8 * power(2, greatest(t.attempts - 1, 0))) / 1000.0) END,
+            error = concat_ws(' | ', t.error,
+                      format('%s (owner %s)%s', CASE WHEN s.expired THEN 'lease expired' ELSE 'owner instance dead' END, s.owner_id,
+                             CASE WHEN t.attempts >= $2 THEN format('; max attempts (%s) reached', $2::int) ELSE '' END)),
+            owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now()
+       FROM stale s
+      WHERE t.id = s.id AND t.status = 'running'
+        AND t.owner_id IS NOT DISTINCT FROM s.owner_id AND t.lease_expires_at IS NOT DISTINCT FROM s.lease_expires_at
+     RETURNING t.id, t.status::text AS status)
+     SELECT m.id, m.status, (SELECT pg_notify('seedcore_tasks', '') FROM moved WHERE status = 'retry' LIMIT 1) AS n FROM moved m`,
+    [opts.deadOwners, opts.maxAttempts, opts.backoffBaseMs, opts.backoffCapMs, opts.limit],
+  );
+  return res.rows.map((r) => ({ id: r.id, status: r.status }));
+}
+
+/** Renew one task's lease (ctx.heartbeat()); false when the task is no longer ours. */
+export async function renewOne(q: Queryable, id: string, owner: string, leaseSeconds: number): Promise<boolean> {
+  const res = await q.query(
+    `UPDATE tasks SET lease_expires_at = now() + make_interval(secs => $3::float8), last_heartbeat = now(), updated_at = now()
+      WHERE id = $1 AND owner_id = $2 AND status = 'running'`,
+    [id, owner, leaseSeconds],
+  );
+  return res.rowCount > 0;
+}
