@@ -1,5 +1,7 @@
 import { connect, type ConnectOptions, type Db } from './db/index.js';
 import { migrate } from './migrate/runner.js';
+import { TaskCoordinator } from './tasks/coordinator.js';
+import { Dispatcher, type DispatcherOptions } from './tasks/dispatcher.js';
 
 export interface OpenSeedCoreOptions extends ConnectOptions {
   /** Apply pending migrations on open. @defaultValue true */
@@ -11,6 +13,10 @@ export interface OpenSeedCoreOptions extends ConnectOptions {
 /** One object with every SeedCore API, bound to one database. */
 export interface SeedCore {
   readonly db: Db;
+  /** The task Coordinator: submit, get, list, cancel, retry. */
+  readonly tasks: TaskCoordinator;
+  /** A Dispatcher (worker) bound to this database; call start(), and stop() before close() (close() also stops it). */
+  createDispatcher(options: DispatcherOptions): Dispatcher;
   /** Close the database (unless it was passed in) and stop background work started through this object. */
   close(): Promise<void>;
 }
@@ -25,11 +31,19 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
     throw e;
   }
   let closed = false;
+  const dispatchers = new Set<Dispatcher>();
   return {
     db,
+    tasks: new TaskCoordinator(db),
+    createDispatcher(dispatcherOptions: DispatcherOptions): Dispatcher {
+      const d = new Dispatcher(db, dispatcherOptions);
+      dispatchers.add(d);
+      return d;
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.all([...dispatchers].map((d) => d.stop({ graceMs: 0 })));
       if (ownsDb) await db.close();
     },
   };
