@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { startService } from '../server/service.js';
+import { globalOptions, parseIntOption } from './context.js';
+
+/** How long a SIGTERM/SIGINT shutdown may take before the process exits anyway. */
+const SHUTDOWN_LIMIT_MS = 9_000;
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the HTTP API, the dashboard, an in-process dispatcher and the registry heartbeat; loads demo data into an empty database')
+    .option('--port <n>', 'TCP port, 0 = any free port (default: $PORT or 8080)', parseIntOption('--port', 0, 65535))
+    .option('--host <addr>', 'address to bind (default: $HOST or 127.0.0.1)')
+    .option('--no-demo', 'do not load demo data into an empty database')
+    .option('--no-background', 'serve only: run no dispatcher or registry heartbeat in this process')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  DATABASE_URL        PostgreSQL server (else the embedded database in --data-dir / SEEDCORE_DATA_DIR)
+  PORT, HOST          where to listen (8080, 127.0.0.1)
+  SEEDCORE_API_TOKEN  require "Authorization: Bearer <token>" on /api routes
+  LOG_LEVEL           pino level for the JSON logs on stdout (info)
+
+The first line on stdout is "SeedCore listening on <url>"; JSON logs follow.
+SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the database.`,
+    )
+    .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const service = await startService({
+        databaseUrl: g.databaseUrl,
+        dataDir: g.dataDir,
+        ...(opts.port !== undefined ? { port: opts.port } : {}),
+        ...(opts.host !== undefined ? { host: opts.host } : {}),
+        demo: opts.demo,
+        background: opts.background,
+        logger: { level: process.env.LOG_LEVEL ?? 'info' },
+      });
+      process.stdout.write(`SeedCore listening on ${service.url}\n`);
+      const log = service.server.app.log;
+      log.info(
+        {
+          url: service.url,
+          database: service.core.db.description,
+          backend: service.core.db.kind,
+          demo: service.demo,
+          background: service.background.features,
+          routes: service.server.features,
+        },
+        'seedcore serve started',
+      );
+
+      await new Promise<void>((resolve) => {
+        const onSignal = (signal: NodeJS.Signals) => {
+          log.info({ signal }, 'shutting down');
+          const timer = setTimeout(() => {
+            log.error('shutdown took too long; exiting');
+            process.exit(1);
+          }, SHUTDOWN_LIMIT_MS);
+          timer.unref();
+          service
+            .stop()
+            .then(() => {
+              log.info('stopped');
+              process.exitCode = 0;
+            })
+            .catch((e: unknown) => {
+              log.error({ err: e }, 'error during shutdown');
+              process.exitCode = 1;
+            })
+            .finally(resolve);
+        };
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+      });
+    });
+}

@@ -1,0 +1,99 @@
+/**
+ * The HTTP server: Fastify with TypeBox schemas on every route (validation + the OpenAPI
+ * document at /openapi.json, an interactive page at /docs), one error shape, optional bearer
+ * auth on /api, Prometheus metrics and the dashboard. `buildServer` does not listen; callers
+ * use `app.listen()` or `app.inject()`.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { SeedCore } from '../seedcore.js';
+import { apiAuthHook } from './auth.js';
+import type { ServerContext } from './context.js';
+import { registerDashboard } from './dashboard-assets.js';
+import { EventHub } from './events.js';
+import { ErrorBody, errorHandler, notFoundHandler } from './http-errors.js';
+import { createMetrics } from './metrics.js';
+import { registerLibraryRoutes, wiredFeatures, type Features } from './library-routes.js';
+import { registerGraphTaskRoutes } from './routes/graph-tasks.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerOverviewRoutes } from './routes/overview.js';
+import { registerRegistryRoutes } from './routes/registry.js';
+import { typeboxValidatorCompiler } from './validation.js';
+
+export interface ServerOptions {
+  /** The SeedCore facade whose APIs the routes expose (its database is used for reads). */
+  core: SeedCore;
+  /** Require `Authorization: Bearer <token>` on /api routes. @defaultValue process.env.SEEDCORE_API_TOKEN */
+  apiToken?: string | undefined;
+  /** Fastify/pino logger options; `false` silences it. @defaultValue false */
+  logger?: FastifyServerOptions['logger'];
+  /** Largest accepted request body in bytes (413 above it). @defaultValue 1 MiB */
+  bodyLimit?: number;
+  /** Period of the event stream's overview tick in ms. @defaultValue 2000 */
+  eventsTickMs?: number;
+}
+
+export interface SeedCoreServer {
+  app: FastifyInstance;
+  metrics: ServerContext['metrics'];
+  /** Which library-backed route groups are registered (missing libraries are not). */
+  features: Features;
+}
+
+export async function buildServer(options: ServerOptions): Promise<SeedCoreServer> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const token = options.apiToken ?? process.env.SEEDCORE_API_TOKEN ?? undefined;
+  const metrics = createMetrics(options.core.db);
+  const events = new EventHub(options.core.db, app.log, options.eventsTickMs ?? 2000);
+  let shuttingDown = false;
+  const features = wiredFeatures(options.core);
+  const ctx: ServerContext = { core: options.core, db: options.core.db, metrics, events, features, shuttingDown: () => shuttingDown };
+
+  app.setValidatorCompiler(typeboxValidatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addSchema(ErrorBody);
+  app.addHook('onRequest', apiAuthHook(token || undefined));
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  app.addHook('onReady', async () => events.start());
+  // preClose runs before the server stops accepting: end the long-lived event streams so
+  // close() does not wait for them.
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+    await events.stop();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'SeedCore API',
+        version: '0.1.0',
+        description:
+          'Tasks, graph tasks, facts, graph, embeddings and the runtime registry. Errors are always {"error": {"code", "message"}}. When SEEDCORE_API_TOKEN is set, /api routes need Authorization: Bearer <token>.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: token ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerHealthRoutes(app, ctx);
+  registerOverviewRoutes(app, ctx);
+  registerGraphTaskRoutes(app, ctx);
+  registerRegistryRoutes(app, ctx);
+  registerLibraryRoutes(app, ctx, features);
+  registerDashboard(app);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  return { app, metrics, features };
+}

@@ -1,0 +1,28 @@
+/**
+ * The dashboard: plain HTML, CSS and JS served from src/server/dashboard (tsc does not copy
+ * non-TS files, so they are read from the package's source path; package.json "files"
+ * ships that folder). Read once at start-up; open without a token because they hold no data.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { PACKAGE_ROOT } from '../paths.js';
+
+export const DASHBOARD_DIR = join(PACKAGE_ROOT, 'src', 'server', 'dashboard');
+
+const FILES: Array<{ url: string; file: string; type: string }> = [
+  { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
+  { url: '/dashboard/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  { url: '/dashboard/graph.js', file: 'graph.js', type: 'text/javascript; charset=utf-8' },
+  { url: '/dashboard/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
+];
+
+export function registerDashboard(app: FastifyInstance): void {
+  for (const f of FILES) {
+    const content = readFileSync(join(DASHBOARD_DIR, f.file));
+    app.get(f.url, { schema: { hide: true } }, async (_req, reply) => {
+      void reply.header('content-type', f.type).header('cache-control', 'no-cache');
+      return content;
+    });
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Prometheus metrics. Gauges that describe the database (tasks by status, instances alive)
+ * are queried on scrape, so they are right whichever process changed the data. HTTP request
+ * counts and durations are measured in this process. Each server gets its own registry, so
+ * several servers in one process (tests) do not collide.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from '../db/types.js';
+import { instancesAlive, taskOverview } from './overview.js';
+
+export interface ServerMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+  /** Observed by the in-process dispatcher's hooks (see serve), in seconds. */
+  handlerDuration: Histogram<'type' | 'outcome'>;
+  taskClaims: Counter<'type'>;
+  taskCompletions: Counter<'type' | 'outcome'>;
+  leaseRecoveries: Counter;
+}
+
+export function createMetrics(db: Db): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'seedcore_process_' });
+
+  new Gauge({
+    name: 'seedcore_tasks',
+    help: 'Tasks in the database by status (queried on scrape).',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const { counts } = await taskOverview(db);
+      for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'seedcore_task_attempts_started',
+    help: 'Sum of tasks.attempts over all tasks: executions started by any worker (queried on scrape; rate() gives claims per second cluster-wide).',
+    registers: [registry],
+    async collect() {
+      const { rows } = await db.query<{ n: string }>('SELECT coalesce(sum(attempts), 0)::text AS n FROM tasks');
+      this.set(Number(rows[0]?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'seedcore_instances_alive',
+    help: 'Registry instances in active_instances (alive, current epoch, fresh heartbeat; queried on scrape).',
+    registers: [registry],
+    async collect() {
+      this.set(await instancesAlive(db));
+    },
+  });
+
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'seedcore_http_requests_total',
+      help: 'HTTP requests served, by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'seedcore_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route pattern.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    handlerDuration: new Histogram({
+      name: 'seedcore_task_handler_duration_seconds',
+      help: 'Task handler run time in this process, by task type and outcome.',
+      labelNames: ['type', 'outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+      registers: [registry],
+    }),
+    taskClaims: new Counter({
+      name: 'seedcore_task_claims_total',
+      help: 'Tasks claimed by the dispatcher in this process.',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    taskCompletions: new Counter({
+      name: 'seedcore_task_completions_total',
+      help: 'Task attempts finished by the dispatcher in this process, by outcome (completed, retry, failed, cancelled).',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    leaseRecoveries: new Counter({
+      name: 'seedcore_lease_recoveries_total',
+      help: 'Running tasks with an expired lease (or a dead owner) recovered by this process.',
+      registers: [registry],
+    }),
+  };
+}

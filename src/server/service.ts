@@ -1,0 +1,94 @@
+/**
+ * The whole service in one call: open the database (migrating it), load demo data into an
+ * empty database, start the HTTP server, and run the in-process background work (dispatcher,
+ * registry heartbeat and reconciler) when those libraries are present. `stop()` shuts down
+ * in order — background work, HTTP server, database — within a time limit.
+ */
+import type { FastifyServerOptions } from 'fastify';
+import { openSeedCore, type SeedCore } from '../seedcore.js';
+import { isEmptyDatabase, loadDemoData, type DemoSummary } from '../demo/load.js';
+import { buildServer, type SeedCoreServer } from './app.js';
+import { startBackground, type Background } from './background.js';
+
+export interface ServiceOptions {
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  /** @defaultValue process.env.PORT ?? 8080 (0 picks a free port) */
+  port?: number;
+  /** @defaultValue process.env.HOST ?? '127.0.0.1' */
+  host?: string;
+  /** Load demo data when the database is empty. @defaultValue true */
+  demo?: boolean;
+  apiToken?: string | undefined;
+  logger?: FastifyServerOptions['logger'];
+  /** Run the dispatcher and registry heartbeat in this process. @defaultValue true */
+  background?: boolean;
+  eventsTickMs?: number;
+}
+
+export interface RunningService {
+  url: string;
+  server: SeedCoreServer;
+  core: SeedCore;
+  demo: DemoSummary | null;
+  background: Background;
+  /** Stop everything; resolves when the database is closed. */
+  stop(): Promise<void>;
+}
+
+export async function startService(options: ServiceOptions = {}): Promise<RunningService> {
+  const core = await openSeedCore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, applicationName: 'seedcore-serve' });
+  let server: SeedCoreServer | undefined;
+  let background: Background | undefined;
+  try {
+    let demo: DemoSummary | null = null;
+    if (options.demo !== false && (await isEmptyDatabase(core.db))) demo = await loadDemoData(core.db);
+    server = await buildServer({
+      core,
+      apiToken: options.apiToken,
+      logger: options.logger ?? false,
+      ...(options.eventsTickMs !== undefined ? { eventsTickMs: options.eventsTickMs } : {}),
+    });
+    const app = server.app;
+    const port = options.port ?? Number(process.env.PORT ?? 8080);
+    const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+    // Fastify logs its own "Server listening" line; keep stdout's first line ours (see serve).
+    const level = app.log.level;
+    app.log.level = 'warn';
+    await app.listen({ port, host });
+    app.log.level = level;
+    const address = app.server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    background = options.background === false ? { features: [], stop: async () => {} } : await startBackground(core, server, url, app.log);
+    const bg = background;
+    const srv = server;
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      server,
+      core,
+      demo,
+      background,
+      stop() {
+        stopping ??= (async () => {
+          try {
+            await bg.stop();
+          } finally {
+            try {
+              await srv.app.close();
+            } finally {
+              await core.close();
+            }
+          }
+        })();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await background?.stop().catch(() => undefined);
+    await server?.app.close().catch(() => undefined);
+    await core.close();
+    throw e;
+  }
+}
