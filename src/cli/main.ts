@@ -4,6 +4,7 @@ import { exitCodeFor } from './context.js';
 import { registerMigrateCommands } from './migrate.js';
 import { registerFactsCommands } from './facts.js';
 import { registerRegistryCommands } from './registry.js';
+import { registerServeCommand } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('seedcore')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerMigrateCommands(program);
   registerFactsCommands(program);
   registerRegistryCommands(program);
+  registerServeCommand(program);
   return program;
 }
 
