@@ -1,5 +1,6 @@
 import { connect, type ConnectOptions, type Db } from './db/index.js';
 import { migrate } from './migrate/runner.js';
+import { createEmbeddingsApi, createGraphApi, type EmbeddingsApi, type GraphApi } from './graph/index.js';
 import { TaskCoordinator } from './tasks/coordinator.js';
 import { Dispatcher, type DispatcherOptions } from './tasks/dispatcher.js';
 
@@ -15,6 +16,10 @@ export interface SeedCore {
   readonly db: Db;
   /** The task Coordinator: submit, get, list, cancel, retry. */
   readonly tasks: TaskCoordinator;
+  /** The knowledge graph: nodes, edges, traversal, FastRP embedding, RAG retrieval, export. */
+  readonly graph: GraphApi;
+  /** Node embeddings: upsert/get/delete, kNN, ANN index maintenance. */
+  readonly embeddings: EmbeddingsApi;
   /** A Dispatcher (worker) bound to this database; call start(), and stop() before close() (close() also stops it). */
   createDispatcher(options: DispatcherOptions): Dispatcher;
   /** Close the database (unless it was passed in) and stop background work started through this object. */
@@ -35,6 +40,8 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
   return {
     db,
     tasks: new TaskCoordinator(db),
+    graph: createGraphApi(db),
+    embeddings: createEmbeddingsApi(db),
     createDispatcher(dispatcherOptions: DispatcherOptions): Dispatcher {
       const d = new Dispatcher(db, dispatcherOptions);
       dispatchers.add(d);

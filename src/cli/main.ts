@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isSeedCoreError } from '../errors.js';
 import { exitCodeFor } from './context.js';
 import { registerMigrateCommands } from './migrate.js';
+import { registerGraphCommands } from './graph.js';
 import { registerFactsCommands } from './facts.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerMigrateCommands(program);
+  registerGraphCommands(program);
   registerFactsCommands(program);
   registerRegistryCommands(program);
   registerServeCommand(program);

@@ -4,6 +4,7 @@
  */
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
+import { graphHandlers } from '../graph/handlers.js';
 import type { HandlerMap } from './types.js';
 
 export function builtinHandlers(db: Db): HandlerMap {
@@ -27,6 +28,7 @@ export function builtinHandlers(db: Db): HandlerMap {
       return { slept: ms };
     },
     // --- other areas: add handlers below this line (e.g. graph_embed, graph_rag_query) ---
+    ...graphHandlers(db),
     // --- end of added handlers ---
   };
 }

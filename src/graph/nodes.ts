@@ -1,0 +1,219 @@
+/**
+ * Graph entities: create, update, delete and look up nodes of the 11 types. Entities live
+ * in their own tables; graph_node_map gives each one its BIGINT node id (ensure_*_node).
+ * Deleting an entity removes its node and, by FK cascade, its embedding (007 triggers).
+ */
+import type { Queryable, Db } from '../db/types.js';
+import { SeedCoreError, invalidInput, notFound, sqlState } from '../errors.js';
+import { NODE_DEFS, NODE_TYPES, isNodeType, isUuid, type ColumnKind, type NodeType, type NodeTypeDef } from './schema.js';
+
+/** A graph node: its canonical id, its type and the key of its entity. */
+export interface GraphNode {
+  node_id: number;
+  node_type: NodeType;
+  ext_id: string;
+}
+
+/** Names a node either by graph_node_map id or by type and external id. */
+export type NodeRef = { nodeId: number | string } | { type: NodeType | string; id: string };
+
+export type NodeAttributes = Record<string, unknown>;
+
+interface NodeRow {
+  node_id: number | string;
+  node_type: string;
+  ext_id: string;
+}
+
+export function toNode(r: NodeRow): GraphNode {
+  return { node_id: Number(r.node_id), node_type: r.node_type as NodeType, ext_id: r.ext_id };
+}
+
+export function nodeTypeDef(type: unknown): NodeTypeDef {
+  if (!isNodeType(type)) throw invalidInput(`unknown node type '${String(type)}' (node types: ${NODE_TYPES.join(', ')})`, { node_type: type });
+  return NODE_DEFS[type];
+}
+
+/** Validate an external id for a node type: uuid-keyed types need a uuid, text keys must be non-empty. */
+export function checkExtId(def: NodeTypeDef, id: unknown): string {
+  if (typeof id !== 'string' || id.trim() === '') throw invalidInput(`${def.type} id must be a non-empty string`, { node_type: def.type, id });
+  if (def.keyKind === 'uuid' && !isUuid(id)) throw invalidInput(`${def.type} id must be a uuid (got '${id}')`, { node_type: def.type, id });
+  return id;
+}
+
+export function checkNodeId(id: unknown): number {
+  const n = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw invalidInput(`node id must be a positive integer (got ${JSON.stringify(id)})`);
+  return n;
+}
+
+const NODE_COLS = `m.node_id, m.node_type, coalesce(m.ext_uuid::text, m.ext_text_id) AS ext_id`;
+
+/** Nodes by id, in no particular order; missing ids are simply absent. */
+export async function nodesById(q: Queryable, ids: readonly number[]): Promise<GraphNode[]> {
+  if (ids.length === 0) return [];
+  const r = await q.query<NodeRow>(`SELECT ${NODE_COLS} FROM graph_node_map m WHERE m.node_id = ANY($1::bigint[])`, [ids.map(String)]);
+  return r.rows.map(toNode);
+}
+
+/** Look a node up without creating anything; undefined if the entity is not mapped. */
+export async function findNode(q: Queryable, ref: NodeRef): Promise<GraphNode | undefined> {
+  if ('nodeId' in ref) return (await nodesById(q, [checkNodeId(ref.nodeId)]))[0];
+  const def = nodeTypeDef(ref.type);
+  const id = checkExtId(def, ref.id);
+  const col = def.keyKind === 'uuid' ? 'ext_uuid' : 'ext_text_id';
+  const r = await q.query<NodeRow>(`SELECT ${NODE_COLS} FROM graph_node_map m WHERE m.node_type = $1 AND m.ext_table = $2 AND m.${col} = $3::${def.keyKind}`, [
+    def.type,
+    def.table,
+    id,
+  ]);
+  return r.rows[0] ? toNode(r.rows[0]) : undefined;
+}
+
+/** The node of an existing entity, mapping it if needed; NOT_FOUND if the entity does not exist. */
+export async function resolveNode(q: Queryable, ref: NodeRef): Promise<GraphNode> {
+  if ('nodeId' in ref) {
+    const n = await findNode(q, ref);
+    if (!n) throw notFound(`graph node ${String(ref.nodeId)} does not exist`, { node_id: ref.nodeId });
+    return n;
+  }
+  const def = nodeTypeDef(ref.type);
+  const id = checkExtId(def, ref.id);
+  const exists = await q.query(`SELECT 1 FROM ${def.table} WHERE ${def.key} = $1::${def.keyKind}`, [id]);
+  if (exists.rowCount === 0) throw notFound(`${def.type} '${id}' does not exist`, { node_type: def.type, id });
+  const r = await q.query<{ node_id: number | string }>('SELECT ensure_graph_node($1, $2) AS node_id', [def.type, id]);
+  return { node_id: Number(r.rows[0]?.node_id), node_type: def.type, ext_id: id };
+}
+
+function castFor(kind: ColumnKind): string {
+  return kind === 'int' ? 'integer' : kind;
+}
+
+/** Validate attributes against the type's columns; returns [column, value-as-param] pairs. */
+function checkAttributes(def: NodeTypeDef, attrs: NodeAttributes): Array<[string, unknown]> {
+  if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) throw invalidInput(`${def.type} attributes must be an object`);
+  const out: Array<[string, unknown]> = [];
+  for (const [col, value] of Object.entries(attrs)) {
+    const kind = def.columns[col];
+    if (!kind) {
+      const known = Object.keys(def.columns);
+      throw invalidInput(`unknown ${def.type} attribute '${col}' (${known.length ? `known: ${known.join(', ')}` : 'this type has no attributes'})`, {
+        node_type: def.type,
+        attribute: col,
+      });
+    }
+    if (value === null) {
+      if (def.required.includes(col)) throw invalidInput(`${def.type} attribute '${col}' must not be null`);
+      out.push([col, null]);
+      continue;
+    }
+    const ok =
+      kind === 'text'
+        ? typeof value === 'string'
+        : kind === 'int'
+          ? Number.isInteger(value)
+          : kind === 'text[]'
+            ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+            : typeof value === 'object';
+    if (!ok)
+      throw invalidInput(`${def.type} attribute '${col}' must be ${kind === 'jsonb' ? 'a JSON object or array' : `of type ${kind}`}`, { attribute: col });
+    out.push([col, kind === 'jsonb' ? JSON.stringify(value) : value]);
+  }
+  return out;
+}
+
+function mapWriteError(e: unknown, def: NodeTypeDef, what: string): never {
+  const state = sqlState(e instanceof SeedCoreError ? e.cause : e);
+  if (state === '23505') throw new SeedCoreError('SEEDCORE_CONFLICT', `${def.type} ${what}: an entity with this key already exists`, { cause: e });
+  if (state === '23503')
+    throw new SeedCoreError('SEEDCORE_CONFLICT', `${def.type} ${what}: it references or is referenced by another entity (${(e as Error).message})`, {
+      cause: e,
+    });
+  throw e;
+}
+
+/**
+ * Create an entity and its node. Text-keyed types need `id`; uuid-keyed types take an
+ * optional `id` (generated otherwise). Tasks are never created here: `createNode('task', …)`
+ * maps an existing task (NOT_FOUND otherwise).
+ */
+export async function createNode(db: Db, type: string, id: string | undefined, attrs: NodeAttributes = {}): Promise<GraphNode> {
+  const def = nodeTypeDef(type);
+  if (!def.writable) {
+    if (Object.keys(attrs).length > 0) throw invalidInput('task nodes have no graph attributes; change tasks through the task API');
+    return resolveNode(db, { type: def.type, id: checkExtId(def, id) });
+  }
+  if (def.keyKind === 'text' || id !== undefined) checkExtId(def, id);
+  const pairs = checkAttributes(def, attrs);
+  for (const req of def.required) if (!pairs.some(([c, v]) => c === req && v !== null)) throw invalidInput(`${def.type} attribute '${req}' is required`);
+  // The key (when given) goes first; every value is cast to its column's type.
+  const all: Array<[string, unknown, string]> = pairs.map(([c, v]) => [c, v, castFor(def.columns[c] as ColumnKind)]);
+  if (id !== undefined) all.unshift([def.key, id, def.keyKind]);
+  const cols = all.map(([c]) => c);
+  const vals = all.map(([, v]) => v);
+  const casts = all.map(([, , cast], i) => `$${i + 1}::${cast}`);
+  const sql =
+    cols.length > 0
+      ? `INSERT INTO ${def.table} (${cols.join(', ')}) VALUES (${casts.join(', ')}) RETURNING ${def.key}::text AS id`
+      : `INSERT INTO ${def.table} DEFAULT VALUES RETURNING ${def.key}::text AS id`;
+  try {
+    return await db.transaction(async (tx) => {
+      const r = await tx.query<{ id: string }>(sql, vals);
+      const extId = r.rows[0]?.id as string;
+      const n = await tx.query<{ node_id: number | string }>('SELECT ensure_graph_node($1, $2) AS node_id', [def.type, extId]);
+      return { node_id: Number(n.rows[0]?.node_id), node_type: def.type, ext_id: extId };
+    });
+  } catch (e) {
+    mapWriteError(e, def, 'create failed');
+  }
+}
+
+/** Update attributes of an existing entity; NOT_FOUND if it does not exist. */
+export async function updateNode(db: Db, type: string, id: string, attrs: NodeAttributes): Promise<GraphNode> {
+  const def = nodeTypeDef(type);
+  checkExtId(def, id);
+  if (!def.writable) throw invalidInput('task nodes have no graph attributes; change tasks through the task API');
+  const pairs = checkAttributes(def, attrs);
+  if (pairs.length === 0) throw invalidInput(`nothing to update: give at least one ${def.type} attribute`);
+  const sets = pairs.map(([c], i) => `${c} = $${i + 2}::${castFor(def.columns[c] as ColumnKind)}`);
+  try {
+    return await db.transaction(async (tx) => {
+      const r = await tx.query(`UPDATE ${def.table} SET ${sets.join(', ')} WHERE ${def.key} = $1::${def.keyKind}`, [id, ...pairs.map(([, v]) => v)]);
+      if (r.rowCount === 0) throw notFound(`${def.type} '${id}' does not exist`, { node_type: def.type, id });
+      return resolveNode(tx, { type: def.type, id });
+    });
+  } catch (e) {
+    mapWriteError(e, def, 'update failed');
+  }
+}
+
+/** Delete an entity (its node, edges and embedding go with it). Returns false if it did not exist. */
+export async function deleteNode(db: Db, type: string, id: string): Promise<boolean> {
+  const def = nodeTypeDef(type);
+  checkExtId(def, id);
+  if (!def.writable) throw invalidInput('tasks are deleted through the task API, not the graph');
+  try {
+    const r = await db.query(`DELETE FROM ${def.table} WHERE ${def.key} = $1::${def.keyKind}`, [id]);
+    return r.rowCount > 0;
+  } catch (e) {
+    mapWriteError(e, def, 'delete refused');
+  }
+}
+
+/** An entity row with its node id (undefined if it does not exist). */
+export async function getNode(q: Queryable, ref: NodeRef): Promise<(GraphNode & { attributes: Record<string, unknown> }) | undefined> {
+  const node = 'nodeId' in ref ? await findNode(q, ref) : await findNode(q, ref).then((n) => n ?? resolveIfExists(q, ref));
+  if (!node) return undefined;
+  const def = NODE_DEFS[node.node_type];
+  const r = await q.query<{ j: Record<string, unknown> }>(`SELECT to_jsonb(e) AS j FROM ${def.table} e WHERE e.${def.key} = $1::${def.keyKind}`, [node.ext_id]);
+  return r.rows[0] ? { ...node, attributes: r.rows[0].j } : undefined;
+}
+
+async function resolveIfExists(q: Queryable, ref: NodeRef): Promise<GraphNode | undefined> {
+  try {
+    return await resolveNode(q, ref);
+  } catch (e) {
+    if (e instanceof SeedCoreError && e.code === 'SEEDCORE_NOT_FOUND') return undefined;
+    throw e;
+  }
+}

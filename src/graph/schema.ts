@@ -1,0 +1,148 @@
+/**
+ * The heterogeneous graph's shape as data: 11 node types (entity tables) and 17 edge types
+ * (edge tables), exactly as migrations 007, 008 and 010 define them. Every graph module
+ * reads table and column names from here, never from user input, so SQL built from these
+ * identifiers cannot be injected.
+ */
+
+export const NODE_TYPES = ['task', 'agent', 'organ', 'artifact', 'capability', 'memory_cell', 'fact', 'model', 'policy', 'service', 'skill'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+/** Column kinds an entity attribute can have; used to validate and cast input. */
+export type ColumnKind = 'text' | 'jsonb' | 'int' | 'text[]';
+
+export interface NodeTypeDef {
+  type: NodeType;
+  /** Entity table (graph_node_map.ext_table). */
+  table: string;
+  /** Primary-key column of the entity table. */
+  key: string;
+  /** uuid-keyed entities are mapped through ext_uuid, text-keyed ones through ext_text_id. */
+  keyKind: 'uuid' | 'text';
+  /** Attribute columns the graph API may set, with their kinds. */
+  columns: Record<string, ColumnKind>;
+  /** Attributes that must be given on create (NOT NULL without default). */
+  required: readonly string[];
+  /** False for tasks: the graph only references tasks, the task API creates them. */
+  writable: boolean;
+}
+
+const text = (names: string[], kind: ColumnKind = 'text'): Record<string, ColumnKind> => Object.fromEntries(names.map((n) => [n, kind]));
+
+export const NODE_DEFS: Record<NodeType, NodeTypeDef> = {
+  task: { type: 'task', table: 'tasks', key: 'id', keyKind: 'uuid', columns: {}, required: [], writable: false },
+  agent: {
+    type: 'agent',
+    table: 'agent_registry',
+    key: 'agent_id',
+    keyKind: 'text',
+    columns: { display_name: 'text', props: 'jsonb' },
+    required: [],
+    writable: true,
+  },
+  organ: {
+    type: 'organ',
+    table: 'organ_registry',
+    key: 'organ_id',
+    keyKind: 'text',
+    columns: { agent_id: 'text', kind: 'text', props: 'jsonb' },
+    required: [],
+    writable: true,
+  },
+  artifact: {
+    type: 'artifact',
+    table: 'artifact',
+    key: 'artifact_id',
+    keyKind: 'uuid',
+    columns: { uri: 'text', kind: 'text', props: 'jsonb' },
+    required: ['uri'],
+    writable: true,
+  },
+  capability: {
+    type: 'capability',
+    table: 'capability',
+    key: 'capability_id',
+    keyKind: 'uuid',
+    columns: { name: 'text', props: 'jsonb' },
+    required: ['name'],
+    writable: true,
+  },
+  memory_cell: {
+    type: 'memory_cell',
+    table: 'memory_cell',
+    key: 'memory_cell_id',
+    keyKind: 'uuid',
+    columns: { ...text(['scope', 'mkey']), version: 'int', props: 'jsonb' },
+    required: ['scope', 'mkey'],
+    writable: true,
+  },
+  fact: {
+    type: 'fact',
+    table: 'facts',
+    key: 'id',
+    keyKind: 'uuid',
+    columns: { text: 'text', tags: 'text[]', meta_data: 'jsonb' },
+    required: ['text'],
+    writable: true,
+  },
+  model: { type: 'model', table: 'model', key: 'model_name', keyKind: 'text', columns: { meta: 'jsonb' }, required: [], writable: true },
+  policy: { type: 'policy', table: 'policy', key: 'policy_name', keyKind: 'text', columns: { meta: 'jsonb' }, required: [], writable: true },
+  service: { type: 'service', table: 'service', key: 'service_name', keyKind: 'text', columns: { meta: 'jsonb' }, required: [], writable: true },
+  skill: { type: 'skill', table: 'skill', key: 'skill_name', keyKind: 'text', columns: { meta: 'jsonb' }, required: [], writable: true },
+};
+
+export interface EdgeTypeDef {
+  /** `<src type>__<relation>__<dst type>`, as in hgnn_edges.edge_type. */
+  name: string;
+  relation: string;
+  table: string;
+  srcType: NodeType;
+  srcCol: string;
+  dstType: NodeType;
+  dstCol: string;
+}
+
+function edge(table: string, srcType: NodeType, srcCol: string, relation: string, dstType: NodeType, dstCol: string): EdgeTypeDef {
+  return { name: `${srcType}__${relation}__${dstType}`, relation, table, srcType, srcCol, dstType, dstCol };
+}
+
+/** The 17 edge types of hgnn_edges (010), in the view's order. */
+export const EDGE_DEFS: readonly EdgeTypeDef[] = [
+  edge('task_depends_on_task', 'task', 'src_task_id', 'depends_on', 'task', 'dst_task_id'),
+  edge('task_produces_artifact', 'task', 'task_id', 'produces', 'artifact', 'artifact_id'),
+  edge('task_uses_capability', 'task', 'task_id', 'uses', 'capability', 'capability_id'),
+  edge('task_reads_memory', 'task', 'task_id', 'reads', 'memory_cell', 'memory_cell_id'),
+  edge('task_writes_memory', 'task', 'task_id', 'writes', 'memory_cell', 'memory_cell_id'),
+  edge('task_executed_by_organ', 'task', 'task_id', 'executed_by', 'organ', 'organ_id'),
+  edge('task_owned_by_agent', 'task', 'task_id', 'owned_by', 'agent', 'agent_id'),
+  edge('agent_member_of_organ', 'agent', 'agent_id', 'member_of', 'organ', 'organ_id'),
+  edge('agent_collab_agent', 'agent', 'src_agent', 'collab', 'agent', 'dst_agent'),
+  edge('organ_provides_skill', 'organ', 'organ_id', 'provides', 'skill', 'skill_name'),
+  edge('organ_uses_service', 'organ', 'organ_id', 'uses', 'service', 'service_name'),
+  edge('agent_uses_model', 'agent', 'agent_id', 'uses', 'model', 'model_name'),
+  edge('organ_governed_by_policy', 'organ', 'organ_id', 'governed_by', 'policy', 'policy_name'),
+  edge('task_reads_fact', 'task', 'task_id', 'reads', 'fact', 'fact_id'),
+  edge('task_produces_fact', 'task', 'task_id', 'produces', 'fact', 'fact_id'),
+  edge('organ_provides_capability', 'organ', 'organ_id', 'provides', 'capability', 'capability_id'),
+  edge('agent_owns_memory_cell', 'agent', 'agent_id', 'owns', 'memory_cell', 'memory_cell_id'),
+];
+
+export const EDGE_TYPES: readonly string[] = EDGE_DEFS.map((e) => e.name);
+
+const EDGE_BY_NAME = new Map(EDGE_DEFS.map((e) => [e.name, e]));
+
+export function isNodeType(t: unknown): t is NodeType {
+  return typeof t === 'string' && (NODE_TYPES as readonly string[]).includes(t);
+}
+
+export function edgeDef(name: string): EdgeTypeDef | undefined {
+  return EDGE_BY_NAME.get(name);
+}
+
+export const EMBEDDING_DIM = 128;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(s: string): boolean {
+  return UUID_RE.test(s);
+}
