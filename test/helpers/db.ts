@@ -6,6 +6,9 @@
  *   checksum set, then CREATE DATABASE … TEMPLATE for each test database, dropped afterwards.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { PGliteDb, PostgresDb, type BackendKind, type Db } from '../../src/db/index.js';
 import { loadMigrations } from '../../src/migrate/files.js';
@@ -77,11 +80,19 @@ async function ensureServerTemplate(): Promise<string> {
 /** A fresh, fully migrated database of the given kind. */
 export async function freshDb(kind: BackendKind, options: { poolSize?: number } = {}): Promise<TestDb> {
   if (kind === 'pglite') {
+    // Shared across test processes through a file keyed by the migrations' checksums
+    // (written to a temp name, then renamed, so a reader never sees half a file).
     pgliteTemplate ??= (async () => {
+      const cached = join(tmpdir(), `seedcore-pglite-template-${migrationsKey()}.tar`);
+      if (existsSync(cached)) return new Blob([readFileSync(cached)]);
       const db = await PGliteDb.open({});
       try {
         await migrate(db);
-        return await db.dump();
+        const blob = await db.dump();
+        const part = `${cached}.${process.pid}.part`;
+        writeFileSync(part, Buffer.from(await blob.arrayBuffer()));
+        renameSync(part, cached);
+        return blob;
       } finally {
         await db.close();
       }
