@@ -125,7 +125,7 @@ function checkAttributes(def: NodeTypeDef, attrs: NodeAttributes): Array<[string
 function mapWriteError(e: unknown, def: NodeTypeDef, what: string): never {
   const state = sqlState(e instanceof SeedCoreError ? e.cause : e);
   if (state === '23505') throw new SeedCoreError('SEEDCORE_CONFLICT', `${def.type} ${what}: an entity with this key already exists`, { cause: e });
-  if (state === '23503')
+  if (state === '23503' || state === '23001')
     throw new SeedCoreError('SEEDCORE_CONFLICT', `${def.type} ${what}: it references or is referenced by another entity (${(e as Error).message})`, {
       cause: e,
     });
