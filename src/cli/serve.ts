@@ -35,8 +35,8 @@ SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the d
         demo: opts.demo,
         background: opts.background,
         logger: { level: process.env.LOG_LEVEL ?? 'info' },
+        onListening: (url) => process.stdout.write(`SeedCore listening on ${url}\n`),
       });
-      process.stdout.write(`SeedCore listening on ${service.url}\n`);
       const log = service.server.app.log;
       log.info(
         {

@@ -109,4 +109,8 @@ export async function loadDemoData(db: Db): Promise<DemoSummary> {
 }
 
 /** Ordinary tasks of the built-in types, so the dashboard shows more than graph work. */
-export const DEMO_TASKS: Array<{ type: string; description: string; params: Record<string, unknown> }> = [];
+export const DEMO_TASKS: Array<{ type: string; description: string; params: Record<string, unknown> }> = [
+  { type: 'echo', description: 'Say hello (demo)', params: { message: 'hello from SeedCore' } },
+  { type: 'sleep', description: 'Wait two seconds (demo)', params: { ms: 2000 } },
+  { type: 'noop', description: 'Do nothing (demo)', params: {} },
+];

@@ -1,26 +1,112 @@
 /**
- * Background work `seedcore serve` runs in-process, from the libraries that provide it:
- * a task dispatcher (with the built-in handlers) and the registry heartbeat + reconciler.
- * Each piece starts only when its library is present on the SeedCore facade.
+ * Background work `seedcore serve` runs in-process: it joins the runtime registry (heartbeat
+ * and the cluster-wide reconciler), then runs a dispatcher with the built-in handlers under
+ * its registry instance id, feeding the dispatcher's events into the Prometheus metrics.
+ * Stopping reverses that: the dispatcher drains, then the instance goes draining → dead.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { createTaskFacts } from '../facts/index.js';
+import { attachRegistry, joinAsWorker } from '../registry/index.js';
 import type { SeedCore } from '../seedcore.js';
-import type { SeedCoreServer } from './app.js';
+import { builtinHandlers } from '../tasks/builtin.js';
+import type { DispatcherEvent } from '../tasks/dispatcher.js';
+import type { ServerMetrics } from './metrics.js';
 
 export interface Background {
-  /** What is running, e.g. ['dispatcher', 'registry']. */
+  /** What is running, e.g. ['registry', 'dispatcher']. */
   features: string[];
+  /** The registry instance id this process claims tasks as. */
+  instanceId?: string;
   stop(): Promise<void>;
 }
 
-export async function startBackground(_core: SeedCore, _server: SeedCoreServer, _url: string, _log: FastifyBaseLogger): Promise<Background> {
-  const stops: Array<() => Promise<void>> = [];
-  const features: string[] = [];
-  return {
-    features,
-    async stop() {
-      // Reverse order of start: the dispatcher drains before the registry deregisters.
-      for (const stop of stops.reverse()) await stop();
-    },
+export interface BackgroundOptions {
+  /** Handlers running at once. @defaultValue 4 */
+  concurrency?: number;
+  /** How long running handlers may finish on shutdown before they are aborted. @defaultValue 4000 (serve must exit within 10 s) */
+  graceMs?: number;
+  /** Registry logical id. @defaultValue 'seedcore-serve' */
+  logicalId?: string;
+}
+
+/** Turn dispatcher events into metrics: claims, outcomes, handler durations, recoveries. */
+export function metricsObserver(metrics: ServerMetrics): (e: DispatcherEvent) => void {
+  const started = new Map<string, { type: string; at: bigint }>();
+  const finish = (id: string, outcome: string) => {
+    const s = started.get(id);
+    started.delete(id);
+    if (!s) return;
+    metrics.taskCompletions.inc({ type: s.type, outcome });
+    metrics.handlerDuration.observe({ type: s.type, outcome }, Number(process.hrtime.bigint() - s.at) / 1e9);
   };
+  return (e) => {
+    switch (e.kind) {
+      case 'claimed':
+        metrics.taskClaims.inc(e.count);
+        break;
+      case 'started':
+        started.set(e.task.id, { type: e.task.type, at: process.hrtime.bigint() });
+        break;
+      case 'completed':
+        finish(e.id, 'completed');
+        break;
+      case 'failed':
+        finish(e.id, e.final ? 'failed' : 'retry');
+        break;
+      case 'lost':
+        finish(e.id, 'lost');
+        break;
+      case 'recovered':
+        metrics.leaseRecoveries.inc(e.ids.length);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+export async function startBackground(
+  core: SeedCore,
+  metrics: ServerMetrics,
+  url: string,
+  log: FastifyBaseLogger,
+  options: BackgroundOptions = {},
+): Promise<Background> {
+  const logger = {
+    info: (msg: string, fields?: Record<string, unknown>) => log.info(fields ?? {}, msg),
+    warn: (msg: string, fields?: Record<string, unknown>) => log.warn(fields ?? {}, msg),
+    error: (msg: string, fields?: Record<string, unknown>) => log.error(fields ?? {}, msg),
+  };
+  const membership = await joinAsWorker(core.db, { logicalId: options.logicalId ?? 'seedcore-serve', actorName: 'serve', serveRoute: url, logger });
+  try {
+    const observe = metricsObserver(metrics);
+    const dispatcher = core.createDispatcher({
+      handlers: builtinHandlers(core.db),
+      concurrency: options.concurrency ?? 4,
+      ownerId: membership.instanceId,
+      taskFacts: createTaskFacts,
+      logger,
+      onEvent: (e) => {
+        observe(e);
+        if (e.kind === 'error') log.warn({ err: e.error, where: e.where }, 'dispatcher error');
+      },
+    });
+    const detach = attachRegistry(dispatcher, membership.client);
+    await dispatcher.start();
+    return {
+      features: ['registry', 'dispatcher'],
+      instanceId: membership.instanceId,
+      async stop() {
+        try {
+          await dispatcher.stop({ graceMs: options.graceMs ?? 4000 });
+        } finally {
+          detach();
+          await membership.stop();
+        }
+      },
+    };
+  } catch (e) {
+    await membership.stop().catch(() => undefined);
+    throw e;
+  }
 }

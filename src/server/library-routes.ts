@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { SeedCore } from '../seedcore.js';
 import type { ServerContext } from './context.js';
 import { registerFactRoutes } from './routes/facts.js';
+import { registerGraphRoutes } from './routes/graph.js';
+import { registerTaskRoutes } from './routes/tasks.js';
 
 export interface Features {
   tasks: boolean;
@@ -22,5 +24,7 @@ export function wiredFeatures(core: SeedCore): Features {
 }
 
 export function registerLibraryRoutes(app: FastifyInstance, ctx: ServerContext, features: Features): void {
+  if (features.tasks) registerTaskRoutes(app, ctx);
   if (features.facts) registerFactRoutes(app, ctx);
+  if (features.graph && features.embeddings) registerGraphRoutes(app, ctx);
 }

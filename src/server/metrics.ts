@@ -14,7 +14,7 @@ export interface ServerMetrics {
   httpDuration: Histogram<'method' | 'route'>;
   /** Observed by the in-process dispatcher's hooks (see serve), in seconds. */
   handlerDuration: Histogram<'type' | 'outcome'>;
-  taskClaims: Counter<'type'>;
+  taskClaims: Counter;
   taskCompletions: Counter<'type' | 'outcome'>;
   leaseRecoveries: Counter;
 }
@@ -76,12 +76,11 @@ export function createMetrics(db: Db): ServerMetrics {
     taskClaims: new Counter({
       name: 'seedcore_task_claims_total',
       help: 'Tasks claimed by the dispatcher in this process.',
-      labelNames: ['type'],
       registers: [registry],
     }),
     taskCompletions: new Counter({
       name: 'seedcore_task_completions_total',
-      help: 'Task attempts finished by the dispatcher in this process, by outcome (completed, retry, failed, cancelled).',
+      help: 'Task attempts finished by the dispatcher in this process, by type and outcome (completed, retry, failed, lost).',
       labelNames: ['type', 'outcome'],
       registers: [registry],
     }),

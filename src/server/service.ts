@@ -24,6 +24,8 @@ export interface ServiceOptions {
   /** Run the dispatcher and registry heartbeat in this process. @defaultValue true */
   background?: boolean;
   eventsTickMs?: number;
+  /** Called once the server listens, before background work starts (serve prints the URL here). */
+  onListening?: (url: string) => void;
 }
 
 export interface RunningService {
@@ -60,7 +62,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     const address = app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-    background = options.background === false ? { features: [], stop: async () => {} } : await startBackground(core, server, url, app.log);
+    options.onListening?.(url);
+    background = options.background === false ? { features: [], stop: async () => {} } : await startBackground(core, server.metrics, url, app.log);
     const bg = background;
     const srv = server;
     let stopping: Promise<void> | undefined;

@@ -23,7 +23,10 @@ function describe(e: ValueError): string {
 export const typeboxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const checker = TypeCompiler.Compile(schema);
   const part = httpPart ?? 'request';
+  // A body schema marked 'x-optional-body' may be left out entirely (e.g. POST …/cancel).
+  const optional = part === 'body' && (schema as { 'x-optional-body'?: boolean })['x-optional-body'] === true;
   return (data: unknown) => {
+    if (optional && (data === undefined || data === null)) return { value: data };
     const value = part === 'body' ? Value.Default(schema, Value.Clone(data)) : Value.Default(schema, Value.Convert(schema, Value.Clone(data)));
     if (checker.Check(value)) return { value };
     const errors = [...checker.Errors(value)].slice(0, 5);

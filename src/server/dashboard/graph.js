@@ -24,11 +24,12 @@
     return e;
   };
 
-  /** data: { nodes: [{node_id, node_type, ext_id}], edges: [{src_node_id, dst_node_id, edge_type}] } */
+  /** data: { node: {node_id, node_type, ext_id}, neighbors: [{node_id, node_type, ext_id, hop, via: {src_node_id, dst_node_id, edge_type}}] } */
   window.drawNeighbourhood = function (svg, centreId, data) {
     svg.replaceChildren();
-    const nodes = (data.nodes || []).filter((n) => Number(n.node_id) !== centreId);
-    const centre = (data.nodes || []).find((n) => Number(n.node_id) === centreId) || data.node || { node_id: centreId, node_type: '?' };
+    const nodes = (data.neighbors || []).filter((n) => Number(n.node_id) !== centreId);
+    const centre = data.node || { node_id: centreId, node_type: '?' };
+    data = { edges: nodes.map((n) => n.via) };
     const W = 420,
       H = 300,
       cx = W / 2,

@@ -1,0 +1,104 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { invalidInput } from '../../errors.js';
+import type { ServerContext } from '../context.js';
+import { ErrorBody } from '../http-errors.js';
+
+const GraphNode = Type.Object({ node_id: Type.Integer(), node_type: Type.String(), ext_id: Type.String() });
+const Neighbor = Type.Composite([
+  GraphNode,
+  Type.Object({
+    hop: Type.Integer(),
+    via: Type.Object(
+      { edge_type: Type.String(), src_node_id: Type.Integer(), dst_node_id: Type.Integer() },
+      { description: 'The edge through which the neighbour was first reached.' },
+    ),
+  }),
+]);
+const NodeIdParams = Type.Object({ nodeId: Type.String({ pattern: '^[0-9]{1,18}$', description: 'graph_node_map node id.' }) });
+const NeighborQuery = Type.Object({
+  hops: Type.Integer({ minimum: 1, maximum: 4, default: 1 }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  direction: Type.Union([Type.Literal('both'), Type.Literal('out'), Type.Literal('in')], { default: 'both' }),
+  edgeType: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Only follow these edge types (repeat).' })),
+});
+const KnnBody = Type.Object(
+  {
+    vector: Type.Optional(Type.Array(Type.Number(), { minItems: 128, maxItems: 128, description: 'Search around this 128-d vector…' })),
+    nodeId: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]{1,18}$' })], { description: '…or around this node’s stored embedding.' }),
+    ),
+    k: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    type: Type.Optional(Type.String({ minLength: 1, description: 'Only nodes of this type.' })),
+  },
+  { additionalProperties: false },
+);
+
+export function registerGraphRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const graph = ctx.core.graph;
+  app.get(
+    '/api/graph/stats',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'Node counts per node type, edge counts per edge type and the number of embeddings.',
+        response: {
+          200: Type.Object({
+            nodes: Type.Record(Type.String(), Type.Integer()),
+            edges: Type.Record(Type.String(), Type.Integer()),
+            embeddings: Type.Integer(),
+          }),
+        },
+      },
+    },
+    async () => graph.counts(),
+  );
+
+  app.get(
+    '/api/graph/neighbors/:nodeId',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'A node and its neighbours within `hops` (nearest first), each with the edge it was reached by.',
+        params: NodeIdParams,
+        querystring: NeighborQuery,
+        response: { 200: Type.Object({ node: GraphNode, neighbors: Type.Array(Neighbor) }), 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { nodeId } = request.params as Static<typeof NodeIdParams>;
+      const q = request.query as Static<typeof NeighborQuery>;
+      const node = await graph.resolveNode({ nodeId });
+      const list = await graph.neighbors(
+        { nodeId },
+        { hops: q.hops, limit: q.limit, direction: q.direction, ...(q.edgeType ? { edgeTypes: q.edgeType } : {}) },
+      );
+      return { node, neighbors: list };
+    },
+  );
+
+  app.post(
+    '/api/embeddings/knn',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'k nearest nodes by L2 distance around a vector or a node’s embedding, optionally of one node type.',
+        body: KnnBody,
+        response: {
+          200: Type.Object({ items: Type.Array(Type.Composite([GraphNode, Type.Object({ distance: Type.Number() })])) }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body as Static<typeof KnnBody>;
+      if ((b.vector === undefined) === (b.nodeId === undefined)) throw invalidInput('give exactly one of vector or nodeId');
+      const items = await ctx.core.embeddings.knn(b.vector !== undefined ? { vector: b.vector } : { nodeId: b.nodeId as number | string }, {
+        ...(b.k !== undefined ? { k: b.k } : {}),
+        ...(b.type !== undefined ? { type: b.type } : {}),
+      });
+      return { items };
+    },
+  );
+}
