@@ -8,13 +8,15 @@
  * (P(k) ∝ 1/(k+50)), so the most common word is in ~4 % of facts, as a frequent content word
  * is in real prose once stop words are gone. Queries rotate over classes (common / mid / rare
  * single words, two-word AND, phrase, tag- and metadata-filtered), limit 20, one at a time
- * (closed loop), after a warm-up. The server database is created and dropped by the bench.
+ * (closed loop), after a warm-up, first with the default candidate cap, then ranking every
+ * match exactly. The server database is created and dropped by the bench (--keep 1 keeps it,
+ * --reuse 1 reuses a loaded one).
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
-import { searchFacts } from '../src/facts/index.js';
+import { DEFAULT_MAX_CANDIDATES, searchFacts } from '../src/facts/index.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set((process.argv[i] ?? '').replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -100,22 +102,41 @@ function makeQuery(cls: QueryClass, i: number): Parameters<typeof searchFacts>[1
   }
 }
 
-async function measure(db: Db, queries: number) {
-  for (let i = 0; i < 30; i++) await searchFacts(db, { ...makeQuery(CLASSES[i % CLASSES.length] as QueryClass, i + 10_000), limit: 20 });
+async function measure(db: Db, queries: number, maxCandidates: number) {
+  for (let i = 0; i < 30; i++) await searchFacts(db, { ...makeQuery(CLASSES[i % CLASSES.length] as QueryClass, i + 10_000), limit: 20, maxCandidates });
   const per: Record<string, number[]> = {};
   const all: number[] = [];
   let hits = 0;
+  let truncated = 0;
   for (let i = 0; i < queries; i++) {
     const cls = CLASSES[i % CLASSES.length] as QueryClass;
     const t = performance.now();
-    const page = await searchFacts(db, { ...makeQuery(cls, i), limit: 20 });
+    const page = await searchFacts(db, { ...makeQuery(cls, i), limit: 20, maxCandidates });
     const ms = performance.now() - t;
     hits += page.hits.length;
+    if (page.truncated) truncated++;
     (per[cls] ??= []).push(ms);
     all.push(ms);
   }
   const byClass = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, { p50: pct(v, 50), p95: pct(v, 95), max: pct(v, 100) }]));
-  return { queries, avgHits: Number((hits / queries).toFixed(1)), p50_ms: pct(all, 50), p95_ms: pct(all, 95), p99_ms: pct(all, 99), byClass };
+  return {
+    maxCandidates,
+    queries,
+    truncatedQueries: truncated,
+    avgHits: Number((hits / queries).toFixed(1)),
+    p50_ms: pct(all, 50),
+    p95_ms: pct(all, 95),
+    p99_ms: pct(all, 99),
+    byClass,
+  };
+}
+
+/** The default candidate cap, then exact ranking of every match (maxCandidates 0) on fewer queries. */
+async function measureModes(db: Db, queries: number) {
+  const modes = (args.get('modes') ?? `${DEFAULT_MAX_CANDIDATES},0`).split(',').map(Number);
+  const out = [];
+  for (const m of modes) out.push(await measure(db, m === 0 ? Math.min(queries, Number(args.get('exact-queries') ?? 140)) : queries, m));
+  return out;
 }
 
 async function runServer(rows: number, queries: number) {
@@ -145,7 +166,7 @@ async function runServer(rows: number, queries: number) {
       rows: size.rows[0]?.n,
       loadSeconds: loadSeconds && Number(loadSeconds.toFixed(1)),
       ftsIndexSize: size.rows[0]?.idx,
-      ...(await measure(db, queries)),
+      runs: await measureModes(db, queries),
     };
   } finally {
     await db.close();
@@ -160,7 +181,7 @@ async function runPglite(rows: number, queries: number) {
     await migrate(db);
     const loadSeconds = await load(db, rows);
     const n = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM facts');
-    return { backend: 'pglite', rows: n.rows[0]?.n, loadSeconds: Number(loadSeconds.toFixed(1)), ...(await measure(db, queries)) };
+    return { backend: 'pglite', rows: n.rows[0]?.n, loadSeconds: Number(loadSeconds.toFixed(1)), runs: await measureModes(db, queries) };
   } finally {
     await db.close();
   }

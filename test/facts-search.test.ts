@@ -128,6 +128,30 @@ for (const kind of BACKENDS) {
         );
       }
       await assert.rejects(searchFacts(t.db, { query: 'widget', cursor: 'not-a-cursor' }), (e) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT'));
+      // Candidate cap: only the first N matches are ranked, the page says so, and paging
+      // through a capped result still never repeats or skips.
+      const exact = await searchFacts(t.db, { query: 'widget', limit: 100, maxCandidates: 0 });
+      assert.equal(exact.hits.length, 23);
+      assert.equal(exact.truncated, false);
+      const capped = await searchFacts(t.db, { query: 'widget', limit: 100, maxCandidates: 10 });
+      assert.equal(capped.hits.length, 10);
+      assert.equal(capped.truncated, true);
+      const pagedIds: string[] = [];
+      let c: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof searchFacts>> = await searchFacts(t.db, {
+          query: 'widget',
+          limit: 3,
+          maxCandidates: 10,
+          ...(c ? { cursor: c } : {}),
+        });
+        pagedIds.push(...page.hits.map((h) => h.id));
+        c = page.nextCursor;
+      } while (c);
+      assert.deepEqual(
+        pagedIds,
+        capped.hits.map((h) => h.id),
+      );
     });
 
     it('lists newest first without a query and holds the three sample facts exactly once', async () => {

@@ -40,6 +40,11 @@ export interface FactSearchOptions {
   limit?: number;
   /** `nextCursor` of the previous page, to continue after it. */
   cursor?: string;
+  /**
+   * Rank at most this many matching facts (ranking reads every candidate; see
+   * DEFAULT_MAX_CANDIDATES). 0 ranks all matches exactly, whatever it costs. @defaultValue 5000
+   */
+  maxCandidates?: number;
 }
 
 /** One search result, best first. */
@@ -57,4 +62,6 @@ export interface FactSearchPage {
   hits: FactSearchHit[];
   /** Pass as `cursor` for the next page; null when this page is the last. */
   nextCursor: string | null;
+  /** True when the query matched at least maxCandidates facts, so only that many were ranked. */
+  truncated: boolean;
 }
