@@ -6,6 +6,7 @@ import { registerGraphCommands } from './graph.js';
 import { registerFactsCommands } from './facts.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
+import { registerTaskCommands } from './tasks.js';
 
 export function buildProgram(): Command {
   const program = new Command('seedcore')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerFactsCommands(program);
   registerRegistryCommands(program);
   registerServeCommand(program);
+  registerTaskCommands(program);
   return program;
 }
 

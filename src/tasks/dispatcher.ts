@@ -84,7 +84,9 @@ export class Dispatcher {
   private readonly held = new Map<string, Held>();
   private readonly buffer: Held[] = [];
   private running = 0;
-  private claiming = false;
+  private claimsInFlight = 0;
+  /** Rows asked for by claims in flight. */
+  private requested = 0;
   private idle = false;
   private wake = false;
   private paused = false;
@@ -257,18 +259,28 @@ export class Dispatcher {
   }
 
   private maybeClaim(): void {
-    if (this.claiming || this.paused || this.stopping || this.claimRetryTimer) return;
+    if (this.paused || this.stopping || this.claimRetryTimer || this.claimsInFlight >= 2) return;
     if (this.idle && !this.wake) return;
-    const capacity = this.options.concurrency + this.options.prefetch - this.running - this.buffer.length;
-    // Claim when a slot is free, or when the prefetch buffer has drained to half.
-    if (capacity <= 0 || (this.running >= this.options.concurrency && this.buffer.length > this.options.prefetch / 2)) return;
-    this.claiming = true;
+    const total = this.options.concurrency + this.options.prefetch;
+    const capacity = total - this.running - this.buffer.length - this.requested;
+    if (capacity <= 0) return;
+    // Claim in chunks of half the local capacity, up to two claims in flight, so the next
+    // batch is already on its way while the current one runs (the database works on one
+    // claim while the other travels). A starving worker (free slot, empty buffer, nothing in
+    // flight) claims whatever fits.
+    const chunk = Math.max(1, Math.ceil(total / 2));
+    const starving = this.claimsInFlight === 0 && this.buffer.length === 0 && this.running < this.options.concurrency;
+    if (capacity < chunk && !starving) return;
+    const limit = Math.min(capacity, chunk);
+    this.claimsInFlight++;
+    this.requested += limit;
     this.wake = false;
     const owner = this.owner;
-    claimTasks(this.db, owner, capacity, this.types, this.options.leaseSeconds)
+    claimTasks(this.db, owner, limit, this.types, this.options.leaseSeconds)
       .then((tasks) => {
-        this.claiming = false;
-        if (tasks.length < capacity && !this.wake) this.idle = true;
+        this.claimsInFlight--;
+        this.requested -= limit;
+        if (tasks.length < limit && !this.wake) this.idle = true;
         if (tasks.length > 0) this.opts.onEvent?.({ kind: 'claimed', count: tasks.length });
         for (const task of tasks) {
           const h: Held = { task, owner, state: 'buffered', controller: new AbortController() };
@@ -278,16 +290,21 @@ export class Dispatcher {
         if (this.stopping) {
           // stop() began while this claim was in flight: hand these straight back.
           const unstarted = this.buffer.splice(0);
-          for (const h of unstarted) this.held.delete(h.task.id);
+          for (const h of unstarted) {
+            h.state = 'finished';
+            this.held.delete(h.task.id);
+          }
           void this.handBack(unstarted, false);
           return;
         }
         this.pump();
       })
       .catch((e: unknown) => {
-        this.claiming = false;
+        this.claimsInFlight--;
+        this.requested -= limit;
         this.emitError('claim', e);
         // Database away (restart, network): try again shortly, without spinning.
+        if (this.claimRetryTimer || this.stopping) return;
         this.claimRetryTimer = setTimeout(() => {
           this.claimRetryTimer = undefined;
           this.idle = false;

@@ -5,17 +5,22 @@
  * fire (see migration 001).
  */
 import type { Queryable } from '../db/types.js';
+import { prepared } from './prepared.js';
 import type { TaskRecord } from './types.js';
 
 /**
  * Claim up to `limit` claimable tasks of the given types, oldest first. The CTE is the fence:
- * without it the planner may lock more rows than LIMIT. attempts + 1 here: attempts counts
- * executions started.
+ * without it the planner may lock more rows than LIMIT. The UPDATE finds the locked rows by
+ * ctid (a TID scan; the rows are locked, so their ctid cannot change under us): joining on id
+ * made the planner hash the whole table once it held a few thousand rows. attempts + 1 here:
+ * attempts counts executions started.
  */
 export async function claimTasks(q: Queryable, owner: string, limit: number, types: readonly string[], leaseSeconds: number): Promise<TaskRecord[]> {
-  const res = await q.query<TaskRecord>(
+  const res = await prepared<TaskRecord>(
+    q,
+    'claim',
     `WITH c AS (
-       SELECT id FROM tasks
+       SELECT ctid FROM tasks
         WHERE status IN ('queued', 'retry') AND (run_after IS NULL OR run_after <= now()) AND type = ANY($3::text[])
         ORDER BY created_at, id
         LIMIT $2
@@ -23,8 +28,7 @@ export async function claimTasks(q: Queryable, owner: string, limit: number, typ
      UPDATE tasks t
         SET status = 'running', owner_id = $1, locked_by = $1, locked_at = now(), last_heartbeat = now(),
             lease_expires_at = now() + make_interval(secs => $4::float8), attempts = t.attempts + 1, updated_at = now()
-       FROM c
-      WHERE t.id = c.id
+      WHERE t.ctid = ANY (ARRAY(SELECT ctid FROM c))
      RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts`,
     [owner, limit, types, leaseSeconds],
   );
@@ -39,36 +43,67 @@ export interface Completion {
 }
 
 /**
- * Complete tasks that nothing depends on, in one autocommit statement (the hot path).
- * Returns the ids written; the others either have dependents (see completeWithDependents)
- * or lost their compare-and-set.
+ * Planner notes for the statements below (they run as prepared statements, so they get a
+ * generic plan whose row estimates know nothing of the arrays passed in):
+ * - rows are found by `id = ANY($ids)` (primary key); `status::text = 'running'` keeps the
+ *   planner from walking idx_tasks_running instead, which statistics taken while few tasks
+ *   were running make look free;
+ * - per-row values come from one JSON object keyed by id instead of a join with unnest(),
+ *   which a generic plan turns into a nested loop (n² comparisons).
+ */
+function byOwner<T extends { owner: string }>(batch: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of batch) {
+    const list = m.get(x.owner);
+    if (list) list.push(x);
+    else m.set(x.owner, [x]);
+  }
+  return m;
+}
+
+function resultsObject(batch: readonly Completion[]): string {
+  return `{${batch.map((c) => `${JSON.stringify(c.id)}:${c.result}`).join(',')}}`;
+}
+
+/**
+ * Complete tasks that nothing depends on, in one autocommit statement per owner (the hot
+ * path; normally one owner). Returns the ids written; the others either have dependents (see
+ * completeAny) or lost their compare-and-set.
  */
 export async function completeLeaves(q: Queryable, batch: readonly Completion[]): Promise<Set<string>> {
-  const res = await q.query<{ id: string }>(
-    `UPDATE tasks t
-        SET status = 'completed', result = u.r, error = NULL, owner_id = NULL, locked_by = NULL, locked_at = NULL,
-            lease_expires_at = NULL, updated_at = now()
-       FROM unnest($1::uuid[], $2::jsonb[], $3::text[]) AS u(id, r, owner)
-      WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
-        AND NOT EXISTS (SELECT 1 FROM task_depends_on_task e WHERE e.dst_task_id = t.id)
-     RETURNING t.id`,
-    [batch.map((c) => c.id), batch.map((c) => c.result), batch.map((c) => c.owner)],
-  );
-  return new Set(res.rows.map((r) => r.id));
+  const written = new Set<string>();
+  for (const [owner, list] of byOwner(batch)) {
+    const res = await prepared<{ id: string }>(
+      q,
+      'complete_leaves',
+      `UPDATE tasks t
+          SET status = 'completed', result = $2::jsonb -> t.id::text, error = NULL, owner_id = NULL, locked_by = NULL,
+              locked_at = NULL, lease_expires_at = NULL, updated_at = now()
+        WHERE t.id = ANY ($1::uuid[]) AND t.owner_id = $3 AND t.status::text = 'running'
+          AND NOT EXISTS (SELECT 1 FROM task_depends_on_task e WHERE e.dst_task_id = t.id)
+       RETURNING t.id`,
+      [list.map((c) => c.id), resultsObject(list), owner],
+    );
+    for (const r of res.rows) written.add(r.id);
+  }
+  return written;
 }
 
 /** Complete tasks (with or without dependents) inside a transaction; returns the ids written. */
 export async function completeAny(tx: Queryable, batch: readonly Completion[]): Promise<string[]> {
-  const res = await tx.query<{ id: string }>(
-    `UPDATE tasks t
-        SET status = 'completed', result = u.r, error = NULL, owner_id = NULL, locked_by = NULL, locked_at = NULL,
-            lease_expires_at = NULL, updated_at = now()
-       FROM unnest($1::uuid[], $2::jsonb[], $3::text[]) AS u(id, r, owner)
-      WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
-     RETURNING t.id`,
-    [batch.map((c) => c.id), batch.map((c) => c.result), batch.map((c) => c.owner)],
-  );
-  return res.rows.map((r) => r.id);
+  const out: string[] = [];
+  for (const [owner, list] of byOwner(batch)) {
+    const res = await tx.query<{ id: string }>(
+      `UPDATE tasks t
+          SET status = 'completed', result = $2::jsonb -> t.id::text, error = NULL, owner_id = NULL, locked_by = NULL,
+              locked_at = NULL, lease_expires_at = NULL, updated_at = now()
+        WHERE t.id = ANY ($1::uuid[]) AND t.owner_id = $3 AND t.status::text = 'running'
+       RETURNING t.id`,
+      [list.map((c) => c.id), resultsObject(list), owner],
+    );
+    for (const r of res.rows) out.push(r.id);
+  }
+  return out;
 }
 
 export interface Failure {
@@ -102,28 +137,33 @@ export async function failTasks(tx: Queryable, batch: readonly Failure[]): Promi
 }
 
 /**
- * Renew the leases of every task the worker holds, in one statement. Returns the held tasks
- * that could not be renewed (cancelled, taken over, or ended) with their current status.
+ * Renew the leases of every task the worker holds, in one statement per owner. Returns the
+ * held tasks that could not be renewed (cancelled, taken over, or ended) with their current
+ * status.
  */
 export async function renewLeases(
   q: Queryable,
   held: readonly { id: string; owner: string }[],
   leaseSeconds: number,
 ): Promise<{ id: string; status: string | null }[]> {
-  const res = await q.query<{ id: string; status: string | null }>(
-    `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS u(id, owner)),
-     renewed AS (
-       UPDATE tasks t
+  const missing: string[] = [];
+  for (const [owner, list] of byOwner(held)) {
+    const res = await prepared<{ id: string }>(
+      q,
+      'renew',
+      `UPDATE tasks t
           SET lease_expires_at = now() + make_interval(secs => $3::float8), last_heartbeat = now(), updated_at = now()
-         FROM u
-        WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
-       RETURNING t.id)
-     SELECT u.id, t.status::text AS status
-       FROM u LEFT JOIN renewed r ON r.id = u.id LEFT JOIN tasks t ON t.id = u.id
-      WHERE r.id IS NULL`,
-    [held.map((h) => h.id), held.map((h) => h.owner), leaseSeconds],
-  );
-  return res.rows;
+        WHERE t.id = ANY ($1::uuid[]) AND t.owner_id = $2 AND t.status::text = 'running'
+       RETURNING t.id`,
+      [list.map((h) => h.id), owner, leaseSeconds],
+    );
+    const renewed = new Set(res.rows.map((r) => r.id));
+    for (const h of list) if (!renewed.has(h.id)) missing.push(h.id);
+  }
+  if (missing.length === 0) return [];
+  const res = await q.query<{ id: string; status: string }>('SELECT id, status::text AS status FROM tasks WHERE id = ANY ($1::uuid[])', [missing]);
+  const status = new Map(res.rows.map((r) => [r.id, r.status]));
+  return missing.map((id) => ({ id, status: status.get(id) ?? null }));
 }
 
 /**

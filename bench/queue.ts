@@ -1,0 +1,185 @@
+/**
+ * Queue benchmark for issue 3: SeedCore's dispatcher vs graphile-worker 0.17 (localQueue
+ * batching + batched completion) vs pg-boss 10 (batch fetch), same PostgreSQL server, same
+ * run, a fresh database per system. Also the embedded PGlite figure for SeedCore.
+ *
+ * For each system:
+ *   enqueue  — TASKS no-op jobs inserted in batch calls of 1,000 (jobs/s)
+ *   drain    — those TASKS pre-inserted jobs processed with concurrency 16, from start() until
+ *              the last handler ran and the worker stopped gracefully (so every completion is
+ *              written) (jobs/s)
+ *   latency  — LATENCY_SAMPLES single jobs enqueued every LATENCY_GAP_MS ms on idle workers;
+ *              enqueue → handler start, p50 / p99 (ms)
+ *
+ *   DATABASE_URL=postgres://… npm run bench:queue
+ *   env: BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
+ *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite)
+ */
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
+import { migrate } from '../src/migrate/runner.js';
+import { TaskCoordinator } from '../src/tasks/coordinator.js';
+import { Dispatcher } from '../src/tasks/dispatcher.js';
+import { runGraphile, runPgBoss } from './queue-peers.js';
+import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
+
+const SERVER = process.env.DATABASE_URL;
+const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
+const GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 20);
+const PGLITE_TASKS = Number(process.env.BENCH_PGLITE_TASKS ?? 10_000);
+const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,graphile,pgboss,pglite').split(',');
+/** SeedCore's local queue: tasks claimed ahead of free slots (graphile-worker's localQueue.size analogue). */
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 500);
+
+function dbUrl(name: string): string {
+  const u = new URL(SERVER as string);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: SERVER });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database on the server for one system; dropped by the returned function. */
+export async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `bench_queue_${tag}_${randomBytes(3).toString('hex')}`;
+  await admin(`CREATE DATABASE ${name}`);
+  return { url: dbUrl(name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function runSeedCore(db: Db, tasks: number): Promise<SystemResult> {
+  await migrate(db);
+  const coordinator = new TaskCoordinator(db);
+  // enqueue
+  let t0 = performance.now();
+  for (let i = 0; i < tasks; i += CHUNK) {
+    await coordinator.submitMany(Array.from({ length: Math.min(CHUNK, tasks - i) }, () => ({ type: 'noop' })));
+  }
+  const enqueueMs = performance.now() - t0;
+  // As autovacuum would after a bulk insert (done for every system).
+  await db.exec('ANALYZE');
+  // drain
+  let count = 0;
+  let allRan!: () => void;
+  const ran = new Promise<void>((r) => (allRan = r));
+  const dispatcher = new Dispatcher(db, {
+    handlers: {
+      noop: async () => {
+        if (++count === tasks) allRan();
+        return null;
+      },
+    },
+    concurrency: CONCURRENCY,
+    prefetch: PREFETCH,
+  });
+  t0 = performance.now();
+  await dispatcher.start();
+  await ran;
+  await dispatcher.stop();
+  const drainMs = performance.now() - t0;
+  const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status <> 'completed'");
+  if ((left.rows[0]?.n ?? -1) !== 0) throw new Error(`seedcore: ${left.rows[0]?.n} tasks not completed after the drain`);
+  // latency
+  const started = new Map<number, number>();
+  const latencyWorker = new Dispatcher(db, {
+    handlers: {
+      ping: async (task) => {
+        started.set(task.params.sentAt as number, performance.now());
+        return null;
+      },
+    },
+    concurrency: CONCURRENCY,
+  });
+  await latencyWorker.start();
+  await sleep(200);
+  const latency = await measureLatency(async (sentAt) => {
+    await coordinator.submit({ type: 'ping', params: { sentAt } });
+  }, started);
+  await latencyWorker.stop();
+  return {
+    enqueuePerSec: Math.round((tasks / enqueueMs) * 1000),
+    drainPerSec: Math.round((tasks / drainMs) * 1000),
+    drainMs: Math.round(drainMs),
+    latencyMs: latency,
+  };
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, SystemResult | { error: string }> = {};
+  const load = (await import('node:os')).loadavg();
+  const run = async (name: string, fn: () => Promise<SystemResult>): Promise<void> => {
+    process.stderr.write(`${name} … `);
+    try {
+      results[name] = await fn();
+      process.stderr.write(`${JSON.stringify(results[name])}\n`);
+    } catch (e) {
+      results[name] = { error: e instanceof Error ? e.message : String(e) };
+      process.stderr.write(`failed: ${(e as Error).message}\n`);
+    }
+  };
+  if (SERVER) {
+    if (SYSTEMS.includes('seedcore'))
+      await run('seedcore', async () => {
+        const { url, drop } = await freshDatabase('seedcore');
+        const db = await PostgresDb.open({ databaseUrl: url, poolSize: 10 });
+        try {
+          return await runSeedCore(db, TASKS);
+        } finally {
+          await db.close();
+          await drop();
+        }
+      });
+    if (SYSTEMS.includes('graphile'))
+      await run('graphile-worker', async () => {
+        const { url, drop } = await freshDatabase('graphile');
+        try {
+          return await runGraphile(url, TASKS, CONCURRENCY);
+        } finally {
+          await drop();
+        }
+      });
+    if (SYSTEMS.includes('pgboss'))
+      await run('pg-boss', async () => {
+        const { url, drop } = await freshDatabase('pgboss');
+        try {
+          return await runPgBoss(url, TASKS, CONCURRENCY);
+        } finally {
+          await drop();
+        }
+      });
+  } else process.stderr.write('DATABASE_URL is not set: only the PGlite figure is measured\n');
+  if (SYSTEMS.includes('pglite'))
+    await run('seedcore-pglite', async () => {
+      const db = await PGliteDb.open({});
+      try {
+        return await runSeedCore(db, PGLITE_TASKS);
+      } finally {
+        await db.close();
+      }
+    });
+  const sc = results.seedcore;
+  const ratio = (other: string): number | null => {
+    const o = results[other];
+    return sc && 'drainPerSec' in sc && o && 'drainPerSec' in o ? Math.round((sc.drainPerSec / o.drainPerSec) * 100) / 100 : null;
+  };
+  const out = {
+    machine: { cpus: (await import('node:os')).cpus().length, loadavgAtStart: load.map((x) => Math.round(x * 100) / 100), node: process.version },
+    settings: { tasks: TASKS, concurrency: CONCURRENCY, seedcorePrefetch: PREFETCH, latencySamples: SAMPLES, latencyGapMs: GAP_MS, pgliteTasks: PGLITE_TASKS },
+    results,
+    ratios: { drainVsGraphileWorker: ratio('graphile-worker'), drainVsPgBoss: ratio('pg-boss') },
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+await main();
