@@ -3,6 +3,8 @@ import { migrate } from './migrate/runner.js';
 import { createEmbeddingsApi, createGraphApi, type EmbeddingsApi, type GraphApi } from './graph/index.js';
 import { TaskCoordinator } from './tasks/coordinator.js';
 import { Dispatcher, type DispatcherOptions } from './tasks/dispatcher.js';
+import { createFactsApi, type FactsApi } from './facts/index.js';
+import { createRegistryApi, type RegistryApi } from './registry/index.js';
 
 export interface OpenSeedCoreOptions extends ConnectOptions {
   /** Apply pending migrations on open. @defaultValue true */
@@ -20,6 +22,10 @@ export interface SeedCore {
   readonly graph: GraphApi;
   /** Node embeddings: upsert/get/delete, kNN, ANN index maintenance. */
   readonly embeddings: EmbeddingsApi;
+  /** The facts knowledge base: add/get/update/delete, full-text search, task-bound access. */
+  readonly facts: FactsApi;
+  /** The runtime registry: clients (membership with fencing), lookup, epochs, expiry, reconciler. */
+  readonly registry: RegistryApi;
   /** A Dispatcher (worker) bound to this database; call start(), and stop() before close() (close() also stops it). */
   createDispatcher(options: DispatcherOptions): Dispatcher;
   /** Close the database (unless it was passed in) and stop background work started through this object. */
@@ -37,11 +43,14 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
   }
   let closed = false;
   const dispatchers = new Set<Dispatcher>();
+  const registry = createRegistryApi(db);
   return {
     db,
     tasks: new TaskCoordinator(db),
     graph: createGraphApi(db),
     embeddings: createEmbeddingsApi(db),
+    facts: createFactsApi(db),
+    registry,
     createDispatcher(dispatcherOptions: DispatcherOptions): Dispatcher {
       const d = new Dispatcher(db, dispatcherOptions);
       dispatchers.add(d);
@@ -51,6 +60,7 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
       if (closed) return;
       closed = true;
       await Promise.all([...dispatchers].map((d) => d.stop({ graceMs: 0 })));
+      await registry.shutdown();
       if (ownsDb) await db.close();
     },
   };
