@@ -8,7 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { lookup, startReconciler } from '../src/registry/index.js';
+import pg from 'pg';
+import { PostgresDb } from '../src/db/index.js';
+import { RegistryClient, lookup, startReconciler } from '../src/registry/index.js';
 import { freshDb, SERVER_URL, type TestDb } from './helpers/db.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/registry-child.js', import.meta.url));
@@ -126,5 +128,40 @@ describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DA
     assert.equal(r.rows[0]?.status, 'dead');
     assert.ok(r.rows[0]?.stopped_at);
     assert.ok(c.events.some((e) => e.event === 'closed'));
+  });
+
+  it('database unreachable: beats fail with backoff, the client keeps running and resumes as the same instance', async () => {
+    const own = await PostgresDb.open({ databaseUrl: t.url as string, poolSize: 1, applicationName: 'registry-outage' });
+    const dbName = new URL(t.url as string).pathname.slice(1);
+    const c = new RegistryClient(own, {
+      logicalId: 'outage',
+      heartbeatBaseMs: 100,
+      heartbeatJitterMs: 0,
+      backoffMinMs: 50,
+      backoffMaxMs: 200,
+      logger: { info: () => undefined, warn: () => undefined },
+    });
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    // ALLOW_CONNECTIONS cannot be changed from inside the database itself.
+    const admin = new pg.Client({ connectionString: SERVER_URL });
+    await admin.connect();
+    try {
+      const id = await c.start();
+      await waitFor(() => c.beatCount >= 2, 5000, 'beats');
+      await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`);
+      await t.db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'registry-outage'");
+      await waitFor(() => errors.length >= 2, 5000, 'failed beats to be reported');
+      const beatsDuringOutage = c.beatCount;
+      await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
+      await waitFor(() => c.beatCount >= beatsDuringOutage + 2, 5000, 'beats to resume');
+      assert.equal(c.instanceId, id, 'an outage shorter than the window does not fence');
+      assert.equal((await lookup(t.db, 'outage'))?.instance_id, id);
+    } finally {
+      await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
+      await admin.end();
+      await c.close();
+      await own.close();
+    }
   });
 });
