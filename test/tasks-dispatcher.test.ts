@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isSeedCoreError } from '../src/errors.js';
+import { backoffDelay } from '../src/tasks/backoff.js';
+import { builtinHandlers } from '../src/tasks/builtin.js';
+import { TaskCoordinator } from '../src/tasks/coordinator.js';
+import { claimTasks, failTasks } from '../src/tasks/worker-sql.js';
+import type { TaskContext } from '../src/tasks/types.js';
+import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { startDispatcher, taskRow, waitFor } from './helpers/tasks.js';
+
+describe('backoff', () => {
+  it('is base·2^(n−1), capped, and exact without jitter', () => {
+    const o = { baseMs: 100, capMs: 1000, jitter: 0 };
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, o)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
+  });
+  it('jitter stays within ±jitter and uses the injected random source', () => {
+    assert.equal(backoffDelay(2, { baseMs: 100, jitter: 0.5, random: () => 0 }), 100);
+    assert.equal(backoffDelay(2, { baseMs: 100, jitter: 0.5, random: () => 0.999999 }) > 299, true);
+  });
+});
+
+for (const kind of BACKENDS) {
+  describe(`tasks dispatcher (${kind})`, () => {
+    let t: TestDb;
+    let c: TaskCoordinator;
+    before(async () => {
+      t = await freshDb(kind);
+      c = new TaskCoordinator(t.db);
+    });
+    after(async () => t.cleanup());
+
+    it('runs the built-in handlers: result stored, lease columns cleared, attempts = 1', async () => {
+      const rows = await c.submitMany([{ type: 'noop' }, { type: 'echo', params: { hello: 'world' } }, { type: 'sleep', params: { ms: 20 } }]);
+      const d = await startDispatcher(t.db, { handlers: builtinHandlers(t.db) });
+      try {
+        await waitFor('all completed', async () => (await Promise.all(rows.map((r) => taskRow(t.db, r.id)))).every((r) => r.status === 'completed'));
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      const echo = await c.get((rows[1] as { id: string }).id);
+      assert.deepEqual(echo.result, { hello: 'world' });
+      assert.equal(echo.attempts, 1);
+      assert.equal(echo.owner_id, null);
+      assert.equal(echo.locked_by, null);
+      assert.equal(echo.lease_expires_at, null);
+      assert.deepEqual((await c.get((rows[0] as { id: string }).id)).result, { ok: true });
+    });
+
+    it('a handler that always throws runs exactly max_attempts times, with the configured backoff', async () => {
+      const starts: number[] = [];
+      const row = await c.submit({ type: 'always-fails' });
+      const d = await startDispatcher(t.db, {
+        handlers: {
+          'always-fails': async () => {
+            starts.push(Date.now());
+            throw new Error(`failure #${starts.length}`);
+          },
+        },
+        maxAttempts: 3,
+        pollIntervalMs: 20,
+        backoff: { baseMs: 150, jitter: 0 },
+      });
+      try {
+        await waitFor('failed', async () => (await taskRow(t.db, row.id)).status === 'failed');
+        await new Promise((r) => setTimeout(r, 300)); // would a 4th run happen?
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      assert.equal(starts.length, 3);
+      const final = await taskRow(t.db, row.id);
+      assert.equal(final.attempts, 3);
+      assert.equal(final.error, 'failure #3');
+      const gaps = [(starts[1] as number) - (starts[0] as number), (starts[2] as number) - (starts[1] as number)];
+      assert.ok((gaps[0] as number) >= 145 && (gaps[1] as number) >= 295, `gaps ${gaps.join(', ')} ms respect 150 ms, 300 ms`);
+      assert.ok((gaps[1] as number) < 2000, `gaps ${gaps.join(', ')} ms`);
+    });
+
+    it('failure statement: run_after = now() + delay exactly; failed once attempts reach the maximum', async () => {
+      const [a, b] = await c.submitMany([{ type: 'fail-sql' }, { type: 'fail-sql' }]);
+      await claimTasks(t.db, 'w', 10, ['fail-sql'], 30);
+      await t.db.query('UPDATE tasks SET attempts = 3 WHERE id = $1', [(b as { id: string }).id]);
+      const res = await t.db.transaction((tx) =>
+        failTasks(tx, [
+          { id: (a as { id: string }).id, owner: 'w', error: 'e1', delayMs: 1234, maxAttempts: 3 },
+          { id: (b as { id: string }).id, owner: 'w', error: 'e2', delayMs: 1234, maxAttempts: 3 },
+          { id: (b as { id: string }).id, owner: 'someone-else', error: 'e3', delayMs: 0, maxAttempts: 3 },
+        ]),
+      );
+      assert.deepEqual(new Map(res.map((r) => [r.id, r.status])).get((a as { id: string }).id), 'retry');
+      const r = await t.db.query<{ ms: number; status: string }>(
+        'SELECT round(extract(epoch FROM run_after - updated_at) * 1000)::int AS ms, status::text AS status FROM tasks WHERE id = $1',
+        [(a as { id: string }).id],
+      );
+      assert.equal(r.rows[0]?.ms, 1234);
+      const rb = await taskRow(t.db, (b as { id: string }).id);
+      assert.equal(rb.status, 'failed');
+      assert.equal(rb.error, 'e2', 'the compare-and-set ignored the wrong owner');
+    });
+
+    it('picks up a task inserted by plain SQL', async () => {
+      const r = await t.db.query<{ id: string }>("INSERT INTO tasks (type, status, params) VALUES ('echo', 'queued', '{\"sql\": true}') RETURNING id");
+      const id = (r.rows[0] as { id: string }).id;
+      const d = await startDispatcher(t.db, { handlers: builtinHandlers(t.db) });
+      try {
+        await waitFor('completed', async () => (await taskRow(t.db, id)).status === 'completed');
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      assert.deepEqual((await taskRow(t.db, id)).result, { sql: true });
+    });
+
+    it('idle workers wake on NOTIFY within milliseconds (polling every 10 s)', async () => {
+      const started = new Map<string, number>();
+      const d = await startDispatcher(t.db, {
+        handlers: {
+          ping: async (task) => {
+            started.set(task.id, Date.now());
+          },
+        },
+        pollIntervalMs: 10_000,
+      });
+      const lat: number[] = [];
+      try {
+        await new Promise((r) => setTimeout(r, 100));
+        for (let i = 0; i < 15; i++) {
+          const t0 = Date.now();
+          const row = await c.submit({ type: 'ping' });
+          await waitFor('ping ran', () => started.has(row.id), 3000, 1);
+          lat.push((started.get(row.id) as number) - t0);
+        }
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      lat.sort((a, b) => a - b);
+      const p50 = lat[Math.floor(lat.length / 2)] as number;
+      assert.ok(p50 < 100, `wake-up p50 ${p50} ms (${lat.join(',')})`);
+    });
+
+    it('dependents run after their dependency completes (a → b)', async () => {
+      const order: string[] = [];
+      const a = await c.submit({ type: 'chain', params: { name: 'a' } });
+      const b = await c.submit({ type: 'chain', params: { name: 'b' }, dependsOn: [a.id] });
+      const d = await startDispatcher(t.db, {
+        handlers: {
+          chain: async (task) => {
+            order.push(task.params.name as string);
+          },
+        },
+      });
+      try {
+        await waitFor('b completed', async () => (await taskRow(t.db, b.id)).status === 'completed');
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      assert.deepEqual(order, ['a', 'b']);
+    });
+
+    it('per-type timeout: the signal fires and the attempt fails', async () => {
+      let aborted = false;
+      const row = await c.submit({ type: 'slow' });
+      const d = await startDispatcher(t.db, {
+        handlers: {
+          slow: (_task, ctx: TaskContext) =>
+            new Promise((_resolve, reject) => {
+              ctx.signal.addEventListener('abort', () => {
+                aborted = true;
+                reject(new Error('aborted'));
+              });
+            }),
+        },
+        timeouts: { slow: 100 },
+        maxAttempts: 1,
+      });
+      try {
+        await waitFor('failed', async () => (await taskRow(t.db, row.id)).status === 'failed');
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      assert.equal(aborted, true);
+      assert.match((await taskRow(t.db, row.id)).error ?? '', /timed out after 100 ms/);
+    });
+
+    it('a result over resultMaxBytes fails the task without retry; ctx.facts without a provider throws', async () => {
+      const big = await c.submit({ type: 'big' });
+      const facts = await c.submit({ type: 'facts' });
+      let factsError: unknown;
+      const d = await startDispatcher(t.db, {
+        handlers: {
+          big: async () => ({ blob: 'x'.repeat(200) }),
+          facts: async (_task, ctx) => {
+            try {
+              await ctx.facts.search('x');
+            } catch (e) {
+              factsError = e;
+            }
+            await ctx.heartbeat();
+            ctx.progress(1, 2);
+            return 'ok';
+          },
+        },
+        resultMaxBytes: 100,
+      });
+      try {
+        await waitFor('both ended', async () => (await taskRow(t.db, big.id)).status === 'failed' && (await taskRow(t.db, facts.id)).status === 'completed');
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      const b = await taskRow(t.db, big.id);
+      assert.equal(b.attempts, 1);
+      assert.match(b.error ?? '', /result too large/);
+      assert.ok(isSeedCoreError(factsError, 'SEEDCORE_UNAVAILABLE'));
+    });
+
+    it('only claims the types it has handlers for', async () => {
+      const other = await c.submit({ type: 'not-mine' });
+      const d = await startDispatcher(t.db, { handlers: builtinHandlers(t.db) });
+      await new Promise((r) => setTimeout(r, 200));
+      await d.stop({ graceMs: 0 });
+      assert.equal((await taskRow(t.db, other.id)).status, 'queued');
+      await assert.rejects(
+        startDispatcher(t.db, { handlers: {}, types: ['x'] }),
+        (e: unknown) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT') && /no handler/.test(e.message),
+      );
+    });
+  });
+}
