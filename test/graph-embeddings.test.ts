@@ -76,6 +76,14 @@ for (const kind of BACKENDS) {
       await t.cleanup();
     });
 
+    it('starts with the HNSW index of 014', async () => {
+      // (014's ALTER DATABASE default is not checked here: CREATE DATABASE … TEMPLATE, which
+      // the test helper uses, does not copy per-database settings.)
+      const info = await e.indexInfo();
+      assert.equal(info.method, 'hnsw');
+      assert.equal(info.ef_search, 100);
+    });
+
     it('finds every row of a tiny table (the original returned 0 rows through the empty-built ivfflat index)', async () => {
       const few = await mapNodes(t.db, 5, 'tiny-');
       const v = clustered(5, 1, 1);

@@ -5,8 +5,10 @@
  * `ORDER BY emb <-> $1 LIMIT k` from any new session reaches the recall target.
  *
  * Sizing (pgvector README): IVFFlat lists ≈ rows/1000 up to 1M rows, sqrt(rows) beyond;
- * probes start at sqrt(lists). Our bench (bench/graph.ts) found sqrt(lists) short of 0.95
- * recall@10 on clustered data, hence PROBES_FACTOR. HNSW needs no rebuild as data grows.
+ * probes start at sqrt(lists) — we use 2·sqrt(lists) (PROBES_FACTOR) as a recall margin:
+ * bench:graph measured recall@10 0.996 with lists 100 / probes 20 on 100k clustered vectors.
+ * HNSW (the default since 014; better speed at equal recall in the same bench) needs no
+ * rebuild as data grows.
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
@@ -16,7 +18,7 @@ export type IndexMethod = 'ivfflat' | 'hnsw';
 
 /** Multiplier on sqrt(lists) for ivfflat.probes; see the module comment. */
 export const PROBES_FACTOR = 2;
-/** hnsw.ef_search used after a rebuild (pgvector default 40 gave < 0.95 recall@10 in the bench). */
+/** hnsw.ef_search after a rebuild and in 014 (pgvector's default is 40; 100 trades ~1 ms for recall). */
 export const HNSW_EF_SEARCH = 100;
 /** The table must have doubled since the last build before an automatic IVFFlat rebuild. */
 export const REBUILD_GROWTH = 2;
@@ -55,8 +57,24 @@ export async function indexInfo(q: Queryable): Promise<IndexInfo> {
   return { ...meta, method, ef_search: meta.ef_search ?? HNSW_EF_SEARCH };
 }
 
+/**
+ * Index metadata per database handle, re-read at most every INFO_TTL_MS: a kNN query then
+ * costs one round trip less. A rebuild in this process invalidates it at once; one in
+ * another process is seen within the TTL (until then queries use the old probes value).
+ */
+const INFO_TTL_MS = 2000;
+const infoCache = new WeakMap<Db, { info: IndexInfo; at: number }>();
+
+export async function cachedIndexInfo(db: Db, q: Queryable = db): Promise<IndexInfo> {
+  const hit = infoCache.get(db);
+  if (hit && performance.now() - hit.at < INFO_TTL_MS) return hit.info;
+  const info = await indexInfo(q);
+  infoCache.set(db, { info, at: performance.now() });
+  return info;
+}
+
 export interface ReindexOptions {
-  /** Index method. @defaultValue the current index's method ('ivfflat' when there is none) */
+  /** Index method. @defaultValue the current index's method ('hnsw' when there is none) */
   method?: IndexMethod;
   lists?: number;
   probes?: number;
@@ -85,6 +103,7 @@ export async function reindex(db: Db, options: ReindexOptions = {}): Promise<Rei
   for (const k of ['lists', 'probes', 'm', 'efConstruction', 'efSearch'] as const) positiveInt(k, options[k]);
   if (options.method !== undefined && options.method !== 'ivfflat' && options.method !== 'hnsw') throw invalidInput("method must be 'ivfflat' or 'hnsw'");
   const t0 = performance.now();
+  infoCache.delete(db);
   const built = await db.transaction(async (tx): Promise<IndexInfo | undefined> => {
     // Two workers noticing growth at once must not both drop and rebuild.
     if (db.kind === 'postgres') {
@@ -95,7 +114,7 @@ export async function reindex(db: Db, options: ReindexOptions = {}): Promise<Rei
       if (lock.rows[0]?.ok !== true) return undefined;
     }
     const current = await indexInfo(tx);
-    const method: IndexMethod = options.method ?? (current.method === 'hnsw' ? 'hnsw' : 'ivfflat');
+    const method: IndexMethod = options.method ?? (current.method === 'ivfflat' ? 'ivfflat' : 'hnsw');
     const rows = Number((await tx.query<{ n: number | string }>('SELECT count(*) AS n FROM graph_embeddings')).rows[0]?.n ?? 0);
     const info: IndexInfo = { method, rows, built_at: new Date().toISOString() };
     // Memory for the build; the HNSW graph should fit (about 1 KB per 128-d vector).
@@ -116,6 +135,7 @@ export async function reindex(db: Db, options: ReindexOptions = {}): Promise<Rei
     await tx.query(`COMMENT ON INDEX ${INDEX_NAME} IS '${comment}'`);
     return info;
   });
+  infoCache.delete(db);
   if (!built) return { ...(await indexInfo(db)), rebuilt: false, database_defaults: false, ms: performance.now() - t0 };
   await db.query('ANALYZE graph_embeddings');
   const database_defaults = await publishSearchDefaults(db, built);
@@ -142,14 +162,16 @@ async function publishSearchDefaults(db: Db, info: IndexInfo): Promise<boolean> 
 }
 
 /**
- * Rebuild automatically when the table has outgrown the index: an IVFFlat index built by
- * the migration (no metadata) or REBUILD_GROWTH× smaller than the table. Cheap when nothing
+ * Rebuild automatically when the table has outgrown an IVFFlat index: one built by 002 (no
+ * metadata; 014 replaces it with HNSW unless it was tuned) or REBUILD_GROWTH× smaller than
+ * the table. Cheap when nothing
  * is due: one catalogue read and one count.
  */
 export async function maybeReindex(db: Db): Promise<ReindexResult | undefined> {
   const info = await indexInfo(db);
   if (info.method === 'none') return reindex(db, { skipIfBusy: true });
-  if (info.rows !== undefined && info.method === 'hnsw') return undefined;
+  // HNSW is maintained per insert: nothing to rebuild (014 published its search default).
+  if (info.method === 'hnsw') return undefined;
   const rows = Number((await db.query<{ n: number | string }>('SELECT count(*) AS n FROM graph_embeddings')).rows[0]?.n ?? 0);
   if (rows === 0) return undefined;
   if (info.rows === undefined || rows >= REBUILD_GROWTH * Math.max(info.rows, 500)) return reindex(db, { skipIfBusy: true });

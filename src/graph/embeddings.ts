@@ -5,7 +5,7 @@
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput, notFound } from '../errors.js';
-import { indexInfo, maybeReindex } from './ann-index.js';
+import { cachedIndexInfo, maybeReindex } from './ann-index.js';
 import { checkNodeId, type GraphNode } from './nodes.js';
 import { EMBEDDING_DIM, isNodeType, NODE_TYPES, type NodeType } from './schema.js';
 
@@ -159,16 +159,17 @@ export async function knn(db: Db, query: KnnQuery, options: KnnOptions = {}): Pr
       if (!r.rows[0]) throw notFound(`node ${self} has no embedding`, { node_id: self });
       literal = r.rows[0].emb;
     } else literal = vectorLiteral(query.vector);
-    const info = await indexInfo(tx);
-    // Per-query search settings from the index metadata; iterative scans (pgvector 0.8)
-    // keep scanning until LIMIT rows pass the node-type filter.
-    if (info.method === 'ivfflat') {
-      await tx.query(`SET LOCAL ivfflat.probes = ${info.probes ?? 1}`);
-      await tx.query(`SET LOCAL ivfflat.iterative_scan = ${options.type ? 'relaxed_order' : 'off'}`);
-    } else if (info.method === 'hnsw') {
-      await tx.query(`SET LOCAL hnsw.ef_search = ${Math.max(info.ef_search ?? 100, k + 1)}`);
-      await tx.query(`SET LOCAL hnsw.iterative_scan = ${options.type ? 'relaxed_order' : 'off'}`);
-    }
+    const info = await cachedIndexInfo(db, tx);
+    // Per-query search settings from the index metadata, in one round trip; iterative scans
+    // (pgvector 0.8) keep scanning until LIMIT rows pass the node-type filter.
+    const iterative = options.type ? 'relaxed_order' : 'off';
+    if (info.method === 'ivfflat')
+      await tx.query("SELECT set_config('ivfflat.probes', $1, true), set_config('ivfflat.iterative_scan', $2, true)", [String(info.probes ?? 1), iterative]);
+    else if (info.method === 'hnsw')
+      await tx.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', $2, true)", [
+        String(Math.max(info.ef_search ?? 100, k + 1)),
+        iterative,
+      ]);
     const limit = k + (self !== undefined ? 1 : 0);
     const params: unknown[] = [literal];
     let filter = '';
