@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../context.js';
-import { TaskStatusSchema } from '../schemas.js';
+import { NullableString, TaskStatusSchema } from '../schemas.js';
 
 const Query = Type.Object({
   status: Type.Optional(TaskStatusSchema),
@@ -15,12 +15,12 @@ const GraphTask = Type.Object(
     status: Type.String(),
     status_emoji: Type.String(),
     attempts: Type.Integer(),
-    locked_by: Type.Union([Type.String(), Type.Null()]),
-    locked_at: Type.Union([Type.String(), Type.Null()]),
-    run_after: Type.Union([Type.String(), Type.Null()]),
+    locked_by: NullableString(),
+    locked_at: NullableString(),
+    run_after: NullableString(),
     params: Type.Unknown(),
     result: Type.Unknown(),
-    error: Type.Union([Type.String(), Type.Null()]),
+    error: NullableString(),
     created_at: Type.String(),
     updated_at: Type.String(),
     drift_score: Type.Number(),

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
+import { NullableInteger, NullableString } from '../schemas.js';
 
 const Instance = Type.Object(
   {
@@ -10,13 +11,13 @@ const Instance = Type.Object(
     logical_id: Type.String(),
     cluster_epoch: Type.String(),
     status: Type.String(),
-    actor_name: Type.Union([Type.String(), Type.Null()]),
-    serve_route: Type.Union([Type.String(), Type.Null()]),
-    node_id: Type.Union([Type.String(), Type.Null()]),
-    ip_address: Type.Union([Type.String(), Type.Null()]),
-    pid: Type.Union([Type.Integer(), Type.Null()]),
+    actor_name: NullableString(),
+    serve_route: NullableString(),
+    node_id: NullableString(),
+    ip_address: NullableString(),
+    pid: NullableInteger(),
     started_at: Type.String(),
-    stopped_at: Type.Union([Type.String(), Type.Null()]),
+    stopped_at: NullableString(),
     last_heartbeat: Type.String(),
     heartbeat_age_seconds: Type.Number({ description: 'now() - last_heartbeat, by the database clock.' }),
   },

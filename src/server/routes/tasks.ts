@@ -2,10 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
-import { TaskStatusSchema } from '../schemas.js';
-
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const Timestamp = Type.String({ format: 'date-time' });
+import { NullableString, TaskStatusSchema } from '../schemas.js';
 
 export const TaskSchema = Type.Object(
   {
@@ -14,19 +11,19 @@ export const TaskSchema = Type.Object(
     attempts: Type.Integer({ description: 'Executions started.' }),
     type: Type.String(),
     params: Type.Record(Type.String(), Type.Unknown()),
-    description: Nullable(Type.String()),
-    domain: Nullable(Type.String()),
+    description: NullableString(),
+    domain: NullableString(),
     drift_score: Type.Number(),
-    run_after: Nullable(Timestamp),
+    run_after: NullableString({ format: 'date-time' }),
     result: Type.Unknown(),
-    error: Nullable(Type.String()),
-    locked_by: Nullable(Type.String()),
-    locked_at: Nullable(Timestamp),
-    owner_id: Nullable(Type.String()),
-    lease_expires_at: Nullable(Timestamp),
-    last_heartbeat: Nullable(Timestamp),
-    created_at: Timestamp,
-    updated_at: Timestamp,
+    error: NullableString(),
+    locked_by: NullableString(),
+    locked_at: NullableString({ format: 'date-time' }),
+    owner_id: NullableString(),
+    lease_expires_at: NullableString({ format: 'date-time' }),
+    last_heartbeat: NullableString({ format: 'date-time' }),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
   },
   { description: 'A task row.' },
 );
