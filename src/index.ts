@@ -120,3 +120,6 @@ export {
   type WorkerMembership,
   type RegistryApi,
 } from './registry/index.js';
+export { buildServer, type ServerOptions, type SeedCoreServer } from './server/app.js';
+export { startService, type ServiceOptions, type RunningService } from './server/service.js';
+export { isEmptyDatabase, loadDemoData, type DemoSummary } from './demo/load.js';
