@@ -173,6 +173,22 @@ for (const kind of BACKENDS) {
         for (const [method, op] of Object.entries(ops)) assert.ok(op.responses, `${method} ${path} has responses`);
       }
       assert.ok(doc.paths['/api/facts'].post.requestBody, 'POST /api/facts documents its body');
+      // Every path parameter is declared and every $ref resolves inside the document.
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { parameters?: Array<{ in: string; name: string }> }>>)) {
+        for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
+          for (const [method, op] of Object.entries(ops)) {
+            assert.ok(
+              op.parameters?.some((p) => p.in === 'path' && p.name === name),
+              `${method} ${path} declares {${name}}`,
+            );
+          }
+        }
+      }
+      const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => m[1] as string);
+      for (const ref of refs) {
+        const target = ref.split('/').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc);
+        assert.ok(target, `$ref #/${ref} resolves`);
+      }
       assert.equal((await s.app.inject('/docs')).statusCode, 200);
       const bundle = await s.app.inject('/docs/static/swagger-ui-bundle.js');
       assert.equal(bundle.statusCode, 200);
@@ -220,6 +236,8 @@ for (const kind of BACKENDS) {
       assert.equal((await s.app.inject({ url: '/api/overview', headers: { authorization: 'Bearer wrong' } })).statusCode, 401);
       assert.equal((await s.app.inject({ url: '/api/overview', headers: { authorization: 's3cret-token' } })).statusCode, 401);
       assert.equal((await s.app.inject({ url: '/api/overview', headers: { authorization: 'Bearer s3cret-token' } })).statusCode, 200);
+      assert.equal((await s.app.inject('/api/overview/')).statusCode, 401, 'trailing slash');
+      assert.equal((await s.app.inject('/api/no-such-route')).statusCode, 401, 'unknown /api routes reveal nothing');
       // A query token is accepted for the event stream only (EventSource cannot send headers).
       assert.equal((await s.app.inject('/api/overview?token=s3cret-token')).statusCode, 401);
       for (const open of ['/healthz', '/readyz', '/metrics', '/', '/openapi.json']) assert.equal((await s.app.inject(open)).statusCode, 200, open);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { openEventStream } from './helpers/server.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'seedcore.js');
 
@@ -124,10 +125,14 @@ for (const kind of BACKENDS) {
       assert.equal(stats.nodes.agent, 3);
       assert.ok(stats.embeddings > 0, 'graph_embed stored embeddings');
 
+      // A dashboard's event stream stays open during shutdown; it must not hold the exit up.
+      const stream = await openEventStream(`${first.url}/api/events`);
+      assert.equal(JSON.parse((await stream.next()).data).reason, 'hello');
       first.kill('SIGTERM');
       const stopped = await first.exited;
       assert.equal(stopped.code, 0);
       assert.ok(stopped.ms < 10_000, `stopped in ${stopped.ms} ms`);
+      stream.close();
 
       const second = await serve(dbArgs, env);
       children.push(second);

@@ -18,25 +18,31 @@ export function tokenMatches(expected: string, given: string | undefined): boole
   return timingSafeEqual(digest(expected), digest(given));
 }
 
-function presentedToken(request: FastifyRequest): string | undefined {
+function presentedToken(request: FastifyRequest, route: string): string | undefined {
   const header = request.headers.authorization;
   if (typeof header === 'string') {
     const m = /^Bearer\s+(.+)$/i.exec(header.trim());
     return m ? m[1] : undefined;
   }
-  if (request.url.startsWith('/api/events')) {
+  if (route === '/api/events') {
     const q = request.query as Record<string, unknown> | undefined;
     if (q && typeof q.token === 'string') return q.token;
   }
   return undefined;
 }
 
-/** An onRequest hook enforcing the token on /api/*; a no-op when no token is configured. */
+/**
+ * An onRequest hook enforcing the token on /api routes; a no-op when no token is configured.
+ * It checks the matched route pattern as well as the raw URL, so no spelling of a path that
+ * the router maps to an /api route (trailing slash, query string) slips past.
+ */
 export function apiAuthHook(token: string | undefined) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (!token) return;
-    if (!request.url.startsWith('/api/') && request.url !== '/api') return;
-    if (!tokenMatches(token, presentedToken(request))) {
+    const route = request.routeOptions.url ?? '';
+    const isApi = (p: string) => p === '/api' || p.startsWith('/api/');
+    if (!isApi(route) && !isApi(request.url.split('?')[0] ?? '')) return;
+    if (!tokenMatches(token, presentedToken(request, route))) {
       throw new SeedCoreError('SEEDCORE_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <SEEDCORE_API_TOKEN>)');
     }
   };
