@@ -1,0 +1,38 @@
+/** Spawning `seedcore` CLI processes for multi-process tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+/** Repository root (this file is compiled to dist/test/helpers/). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = resolve(ROOT, 'bin/seedcore.js');
+
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  /** stderr collected so far (JSON log lines). */
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export function spawnSeedcore(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+    if (err.length > 200_000) err = err.slice(-100_000);
+  });
+  child.stdout?.resume();
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, pid: child.pid as number, stderr: () => err, exited };
+}
+
+/** Wait until the process logged a line containing `text`. */
+export async function waitForLog(p: Proc, text: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!p.stderr().includes(text)) {
+    if (p.child.exitCode !== null) throw new Error(`process exited (${p.child.exitCode}) before logging '${text}':\n${p.stderr().slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for '${text}':\n${p.stderr().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
