@@ -4,8 +4,9 @@
  *   npm run bench:graph                                   # server (DATABASE_URL) + PGlite
  *   node dist/bench/graph.js --backend postgres --rows 100000 --queries 200 --edges 1000000
  *
- * Vectors: `rows` × 128 around 1000 centres drawn uniformly from [-1, 1]^128, Gaussian noise
- * σ = 0.35 per dimension (a cluster's radius ≈ 4, centres ≈ 9 apart). Queries are fresh
+ * Vectors: `rows` × 128 around `clusters` (1000) centres drawn uniformly from [-1, 1]^128,
+ * Gaussian noise `sigma` (0.35) per dimension (a cluster's radius ≈ 4, centres ≈ 9 apart;
+ * --sigma 1 makes clusters overlap, a much harder set). Queries are fresh
  * draws from the same mixture. For each backend, in one run: exact scan (index disabled) as
  * ground truth, then IVFFlat and HNSW as `embeddings reindex` builds them, each queried
  * through the API (knn()) and through plain SQL on a new session (database defaults only).
@@ -46,8 +47,9 @@ function rng(seed: number): () => number {
 }
 const r = rng(20261126);
 const gauss = (): number => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-const CENTRES = Array.from({ length: 1000 }, () => Float32Array.from({ length: 128 }, () => r() * 2 - 1));
-const draw = (): number[] => Array.from(CENTRES[Math.floor(r() * CENTRES.length)] as Float32Array, (c) => c + 0.35 * gauss());
+const SIGMA = Number(args.get('sigma') ?? 0.35);
+const CENTRES = Array.from({ length: Number(args.get('clusters') ?? 1000) }, () => Float32Array.from({ length: 128 }, () => r() * 2 - 1));
+const draw = (): number[] => Array.from(CENTRES[Math.floor(r() * CENTRES.length)] as Float32Array, (c) => c + SIGMA * gauss());
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -141,7 +143,7 @@ async function vectorBench(db: Db, url: string | undefined): Promise<Record<stri
       await c.end();
     }
   };
-  const out: Record<string, unknown> = { rows: ROWS, queries: QUERIES, load_ms: Math.round(loadMs), exact };
+  const out: Record<string, unknown> = { rows: ROWS, queries: QUERIES, sigma: SIGMA, clusters: CENTRES.length, load_ms: Math.round(loadMs), exact };
   for (const method of ['ivfflat', 'hnsw'] as const) {
     log(`  ${method}: build`);
     const built = await reindex(db, { method });
