@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
+import { listActive, listInstances, lookup } from '../../registry/index.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 import { NullableInteger, NullableString } from '../schemas.js';
@@ -29,11 +30,6 @@ const ListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
 });
 
-// Read-only views from migration 011; liveness is judged by the database clock only.
-const COLUMNS = `instance_id, logical_id, cluster_epoch::text AS cluster_epoch, status::text AS status, actor_name, serve_route,
-  node_id, host(ip_address) AS ip_address, pid, started_at, stopped_at, last_heartbeat,
-  round(extract(epoch FROM now() - last_heartbeat)::numeric, 3)::float8 AS heartbeat_age_seconds`;
-
 export function registerRegistryRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(
     '/api/registry/instances',
@@ -47,11 +43,9 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: ServerContext)
     },
     async (request) => {
       const q = request.query as Static<typeof ListQuery>;
-      const sql = q.all
-        ? `SELECT ${COLUMNS} FROM registry_instance ORDER BY started_at DESC, instance_id LIMIT $1`
-        : `SELECT ${COLUMNS} FROM active_instances ORDER BY logical_id, last_heartbeat DESC LIMIT $1`;
-      const { rows } = await ctx.db.query(sql, [q.limit]);
-      return { items: rows };
+      // Liveness is the database's verdict (active_instances, database clock).
+      const items = q.all ? await listInstances(ctx.db, { limit: q.limit }) : (await listActive(ctx.db)).slice(0, q.limit);
+      return { items };
     },
   );
 
@@ -67,9 +61,9 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: ServerContext)
     },
     async (request) => {
       const { logicalId } = request.params as { logicalId: string };
-      const { rows } = await ctx.db.query(`SELECT ${COLUMNS} FROM active_instance WHERE logical_id = $1`, [logicalId]);
-      if (!rows[0]) throw notFound(`no live instance for logical id '${logicalId}'`, { logicalId });
-      return rows[0];
+      const instance = await lookup(ctx.db, logicalId);
+      if (!instance) throw notFound(`no live instance for logical id '${logicalId}'`, { logicalId });
+      return instance;
     },
   );
 }
