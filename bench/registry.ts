@@ -74,6 +74,8 @@ if (!base) {
 }
 const name = 'seedcore_bench_registry';
 const admin = new pg.Client({ connectionString: base });
+// Another session (e.g. a server-restart test) may terminate this connection: do not crash on it.
+admin.on('error', () => undefined);
 await admin.connect();
 await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 await admin.query(`CREATE DATABASE ${name}`);
