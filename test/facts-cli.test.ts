@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PGliteDb } from '../src/db/index.js';
+import { migrate } from '../src/migrate/runner.js';
+import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { runCli, type CliResult } from './helpers/cli.js';
+
+interface Hit {
+  id: string;
+  text: string;
+  tags: string[];
+  rank: number;
+  snippet: string;
+}
+
+for (const kind of BACKENDS) {
+  describe(`facts CLI (${kind})`, () => {
+    let t: TestDb | undefined;
+    let target: string[];
+    const dir = mkdtempSync(join(tmpdir(), 'seedcore-facts-cli-'));
+    before(async () => {
+      if (kind === 'postgres') {
+        t = await freshDb('postgres');
+        target = ['--database-url', t.url as string];
+      } else {
+        target = ['--data-dir', join(dir, 'data')];
+        const db = await PGliteDb.open({ dataDir: join(dir, 'data') });
+        try {
+          await migrate(db);
+        } finally {
+          await db.close();
+        }
+      }
+    });
+    after(async () => {
+      await t?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const cli = (...args: string[]): Promise<CliResult> => runCli([...target, ...args]);
+
+    it('add, search --json (best first, with rank and snippet), tag filter, malformed query, delete', async () => {
+      const added = await cli(
+        '--json',
+        'facts',
+        'add',
+        'Lighthouses guide ships past dangerous rocks; lighthouse keepers trim lamps',
+        '--tag',
+        'sea',
+        '--meta',
+        '{"src":"cli"}',
+      );
+      assert.equal(added.code, 0, added.stderr);
+      const fact = JSON.parse(added.stdout) as { id: string; tags: string[]; meta_data: unknown };
+      assert.deepEqual(fact.tags, ['sea']);
+      assert.deepEqual(fact.meta_data, { src: 'cli' });
+      const found = await cli('facts', 'search', 'lighthouse', '--tag', 'sea', '--tag', 'other', '--limit', '5', '--json');
+      assert.equal(found.code, 0, found.stderr);
+      const hits = JSON.parse(found.stdout) as Hit[];
+      assert.deepEqual(
+        hits.map((h) => h.id),
+        [fact.id],
+      );
+      assert.ok((hits[0]?.rank ?? 0) > 0);
+      assert.match(hits[0]?.snippet ?? '', /<b>Lighthouses<\/b>/);
+      const malformed = await cli('--json', 'facts', 'search', '"&&& (');
+      assert.equal(malformed.code, 0, malformed.stderr);
+      assert.deepEqual(JSON.parse(malformed.stdout), []);
+      const ambiguous = await cli('facts', 'get', '5eedc0de');
+      assert.equal(ambiguous.code, 5);
+      assert.match(ambiguous.stderr, /SEEDCORE_AMBIGUOUS_ID/);
+      const deleted = await cli('--json', 'facts', 'delete', fact.id.slice(0, 8));
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.deepEqual(JSON.parse(deleted.stdout), { deleted: fact.id });
+    });
+  });
+}
