@@ -103,14 +103,16 @@ export async function exportDgl(db: Db, dir: string, options: ExportOptions = {}
         [ntype],
         batch,
       )) {
+        const lines: string[] = [];
         for (const r of rows) {
           index.set(r.id, i);
           // DGL parses a quoted comma list into a float vector; missing values are not
           // allowed, so nodes without an embedding get zeros and has_feat = 0.
           if (r.emb) withEmb++;
-          await out.write(`${i},${r.id},${r.emb ? 1 : 0},${r.emb ? `"${r.emb.slice(1, -1)}"` : zero}\n`);
+          lines.push(`${i},${r.id},${r.emb ? 1 : 0},${r.emb ? `"${r.emb.slice(1, -1)}"` : zero}\n`);
           i++;
         }
+        await out.write(lines.join(''));
         done += rows.length;
         options.onProgress?.(done, total);
       }
@@ -131,10 +133,10 @@ export async function exportDgl(db: Db, dir: string, options: ExportOptions = {}
         [def.name],
         batch,
       )) {
-        for (const r of rows) {
-          await out.write(`${index.get(r.s)},${index.get(r.d)}\n`);
-          n++;
-        }
+        let chunk = '';
+        for (const r of rows) chunk += `${index.get(r.s)},${index.get(r.d)}\n`;
+        n += rows.length;
+        await out.write(chunk);
         done += rows.length;
         options.onProgress?.(done, total);
       }
@@ -177,7 +179,9 @@ export async function exportEdgeList(db: Db, file: string, options: ExportOption
       [],
       batch,
     )) {
-      for (const r of rows) await out.write(`${r.s},${r.d},${r.t}\n`);
+      let chunk = '';
+      for (const r of rows) chunk += `${r.s},${r.d},${r.t}\n`;
+      await out.write(chunk);
       n += rows.length;
       options.onProgress?.(n, total);
     }
