@@ -262,3 +262,18 @@ for (const kind of BACKENDS) {
     });
   });
 }
+
+describe('HTTP error mapping', () => {
+  it('hides internals of 5xx errors and classifies raw database errors', async () => {
+    const { toHttpError } = await import('../src/server/http-errors.js');
+    const { SeedCoreError } = await import('../src/errors.js');
+    const dbErr = toHttpError(new SeedCoreError('SEEDCORE_DB_ERROR', 'relation "secret_table" does not exist'));
+    assert.equal(dbErr.status, 500);
+    assert.doesNotMatch(dbErr.body.error.message, /secret_table/);
+    const raw = toHttpError(Object.assign(new Error('invalid input syntax for type uuid: "x"'), { code: '22P02' }));
+    assert.equal(raw.status, 400);
+    assert.equal(raw.body.error.code, 'SEEDCORE_INVALID_INPUT');
+    const unknown = toHttpError(new TypeError('x is undefined'));
+    assert.deepEqual([unknown.status, unknown.body.error.code], [500, 'SEEDCORE_INTERNAL']);
+  });
+});

@@ -7,7 +7,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { ERROR_CODES, SeedCoreError, isSeedCoreError, type SeedCoreErrorCode } from '../errors.js';
+import { ERROR_CODES, SeedCoreError, fromDbError, isSeedCoreError, sqlState, type SeedCoreErrorCode } from '../errors.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -29,8 +29,16 @@ function body(code: SeedCoreErrorCode, message: string, details?: Record<string,
   return { error: details ? { code, message, details } : { code, message } };
 }
 
+// Their messages may quote SQL or internals: clients get a generic message, the log the cause.
+const OPAQUE: ReadonlySet<SeedCoreErrorCode> = new Set(['SEEDCORE_DB_ERROR', 'SEEDCORE_INTERNAL']);
+
 export function toHttpError(e: unknown): HttpError {
-  if (isSeedCoreError(e)) return { status: ERROR_CODES[e.code].status, body: body(e.code, e.message, e.details) };
+  // A raw database error that escaped a library is classified once, here, like the db layer does.
+  if (!isSeedCoreError(e) && sqlState(e) !== undefined) e = fromDbError(e);
+  if (isSeedCoreError(e)) {
+    if (OPAQUE.has(e.code)) return { status: ERROR_CODES[e.code].status, body: body(e.code, 'internal error; see the server log') };
+    return { status: ERROR_CODES[e.code].status, body: body(e.code, e.message, e.details) };
+  }
   const fe = e as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string };
   if (fe && Array.isArray(fe.validation)) {
     return { status: 400, body: body('SEEDCORE_INVALID_INPUT', fe.message ?? 'invalid request', { validation: fe.validation }) };

@@ -5,6 +5,7 @@
  * in order — background work, HTTP server, database — within a time limit.
  */
 import type { FastifyServerOptions } from 'fastify';
+import { invalidInput } from '../errors.js';
 import { openSeedCore, type SeedCore } from '../seedcore.js';
 import { isEmptyDatabase, loadDemoData, type DemoSummary } from '../demo/load.js';
 import { buildServer, type SeedCoreServer } from './app.js';
@@ -38,7 +39,19 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** PORT from the environment (default 8080), checked like --port. */
+function envPort(): number {
+  const raw = process.env.PORT;
+  if (raw === undefined || raw === '') return 8080;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalidInput(`PORT must be an integer between 0 and 65535 (got '${raw}')`);
+  return n;
+}
+
 export async function startService(options: ServiceOptions = {}): Promise<RunningService> {
+  // Check the address before opening (and perhaps migrating) the database.
+  const port = options.port ?? envPort();
+  const host = options.host ?? process.env.HOST ?? '127.0.0.1';
   const core = await openSeedCore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, applicationName: 'seedcore-serve' });
   let server: SeedCoreServer | undefined;
   let background: Background | undefined;
@@ -52,8 +65,6 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       ...(options.eventsTickMs !== undefined ? { eventsTickMs: options.eventsTickMs } : {}),
     });
     const app = server.app;
-    const port = options.port ?? Number(process.env.PORT ?? 8080);
-    const host = options.host ?? process.env.HOST ?? '127.0.0.1';
     // Fastify logs its own "Server listening" line; keep stdout's first line ours (see serve).
     const level = app.log.level;
     app.log.level = 'warn';
