@@ -105,6 +105,14 @@ for (const kind of BACKENDS) {
       await page.waitForFunction(`document.querySelectorAll('#graph-svg g.node').length >= 4`);
       assert.ok((await page.locator('#graph-svg line').count()) >= 3);
       assert.match((await page.textContent('#graph-stats')) ?? '', /agent 3/);
+      // Clicking a neighbour centres the drawing on it.
+      const organ = await s.core.db.query<{ node_id: string }>(
+        `SELECT node_id::text FROM graph_node_map WHERE node_type = 'organ' AND ext_text_id = 'cognitive_organ_1'`,
+      );
+      const organId = organ.rows[0]?.node_id as string;
+      await page.click(`#graph-svg g.node[data-node-id="${organId}"] circle`);
+      await page.waitForFunction(`document.querySelector('#graph-svg circle[r="11"]')?.parentElement?.dataset.nodeId === '${organId}'`);
+      assert.equal(await page.inputValue('#graph-node'), organId);
       await page.screenshot({ path: join(ARTIFACTS, `dashboard-${kind}.png`), fullPage: true });
 
       // Live update: a task submitted through the API appears without a reload.

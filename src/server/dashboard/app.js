@@ -140,6 +140,12 @@ async function showTask(id) {
 // ---- graph tasks, instances ------------------------------------------------------------
 async function loadGraphTasks() {
   const page = await api('/api/graph-tasks?limit=20');
+  // First impression: draw the neighbourhood of a graph task's first start node.
+  const start = page.items.map((t) => t.params && Array.isArray(t.params.start_ids) && t.params.start_ids[0]).find(Boolean);
+  if (start && state.features.graph && !$('#graph-node').value) {
+    $('#graph-node').value = String(start);
+    showNeighbourhood().catch(() => undefined);
+  }
   $('#graph-tasks-table tbody').replaceChildren(
     ...page.items.map((t) =>
       el(
@@ -233,7 +239,10 @@ async function showNeighbourhood(ev) {
   const id = $('#graph-node').value;
   if (!id) return;
   const data = await api(`/api/graph/neighbors/${encodeURIComponent(id)}?hops=1&limit=30`);
-  window.drawNeighbourhood($('#graph-svg'), Number(id), data);
+  window.drawNeighbourhood($('#graph-svg'), Number(id), data, (nodeId) => {
+    $('#graph-node').value = String(nodeId);
+    showNeighbourhood();
+  });
 }
 
 // ---- live updates ----------------------------------------------------------------------

@@ -25,7 +25,7 @@
   };
 
   /** data: { node: {node_id, node_type, ext_id}, neighbors: [{node_id, node_type, ext_id, hop, via: {src_node_id, dst_node_id, edge_type}}] } */
-  window.drawNeighbourhood = function (svg, centreId, data) {
+  window.drawNeighbourhood = function (svg, centreId, data, onSelect) {
     svg.replaceChildren();
     const nodes = (data.neighbors || []).filter((n) => Number(n.node_id) !== centreId);
     const centre = data.node || { node_id: centreId, node_type: '?' };
@@ -53,6 +53,13 @@
       const p = pos.get(Number(n.node_id));
       if (!p) continue;
       const g = svgEl('g', { class: 'node', 'data-node-id': n.node_id });
+      const tip = svgEl('title', {});
+      tip.textContent = `${n.node_type} ${n.ext_id ?? ''} (node ${n.node_id})${n.via ? ` via ${n.via.edge_type}` : ''} — click to centre`;
+      g.append(tip);
+      if (onSelect && Number(n.node_id) !== centreId) {
+        g.style.cursor = 'pointer';
+        g.addEventListener('click', () => onSelect(Number(n.node_id)));
+      }
       g.append(svgEl('circle', { cx: p[0], cy: p[1], r: Number(n.node_id) === centreId ? 11 : 7, fill: COLORS[n.node_type] || '#999' }));
       const label = svgEl('text', { x: p[0] + 10, y: p[1] + 4 });
       label.textContent = `${n.node_type} ${String(n.ext_id ?? n.node_id).slice(0, 14)}`;
