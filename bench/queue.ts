@@ -12,7 +12,7 @@
  *              enqueue → handler start, p50 / p99 (ms)
  *
  *   DATABASE_URL=postgres://… npm run bench:queue
- *   env: BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
+ *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
  *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite)
  */
 import { performance } from 'node:perf_hooks';
@@ -34,6 +34,7 @@ const PGLITE_TASKS = Number(process.env.BENCH_PGLITE_TASKS ?? 10_000);
 const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,graphile,pgboss,pglite').split(',');
 /** SeedCore's local queue: tasks claimed ahead of free slots (graphile-worker's localQueue.size analogue). */
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function dbUrl(name: string): string {
   const u = new URL(SERVER as string);
@@ -115,68 +116,109 @@ async function runSeedCore(db: Db, tasks: number): Promise<SystemResult> {
   };
 }
 
-async function main(): Promise<void> {
-  const results: Record<string, SystemResult | { error: string }> = {};
-  const load = (await import('node:os')).loadavg();
-  const run = async (name: string, fn: () => Promise<SystemResult>): Promise<void> => {
-    process.stderr.write(`${name} … `);
-    try {
-      results[name] = await fn();
-      process.stderr.write(`${JSON.stringify(results[name])}\n`);
-    } catch (e) {
-      results[name] = { error: e instanceof Error ? e.message : String(e) };
-      process.stderr.write(`failed: ${(e as Error).message}\n`);
-    }
+/** Median of each numeric figure over the rounds of one system. */
+function median(rs: SystemResult[]): SystemResult & { rounds: number; drainPerSecAll: number[] } {
+  const med = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v[Math.floor((v.length - 1) / 2)] as number;
   };
+  return {
+    enqueuePerSec: med(rs.map((r) => r.enqueuePerSec)),
+    drainPerSec: med(rs.map((r) => r.drainPerSec)),
+    drainMs: med(rs.map((r) => r.drainMs)),
+    latencyMs: { p50: med(rs.map((r) => r.latencyMs.p50)), p99: med(rs.map((r) => r.latencyMs.p99)), samples: rs[0]?.latencyMs.samples ?? 0 },
+    rounds: rs.length,
+    drainPerSecAll: rs.map((r) => r.drainPerSec),
+  };
+}
+
+async function main(): Promise<void> {
+  const os = await import('node:os');
+  const load = os.loadavg();
+  const systems: [string, () => Promise<SystemResult>][] = [];
   if (SERVER) {
     if (SYSTEMS.includes('seedcore'))
-      await run('seedcore', async () => {
-        const { url, drop } = await freshDatabase('seedcore');
-        const db = await PostgresDb.open({ databaseUrl: url, poolSize: 10 });
-        try {
-          return await runSeedCore(db, TASKS);
-        } finally {
-          await db.close();
-          await drop();
-        }
-      });
+      systems.push([
+        'seedcore',
+        async () => {
+          const { url, drop } = await freshDatabase('seedcore');
+          const db = await PostgresDb.open({ databaseUrl: url, poolSize: 10 });
+          try {
+            return await runSeedCore(db, TASKS);
+          } finally {
+            await db.close();
+            await drop();
+          }
+        },
+      ]);
     if (SYSTEMS.includes('graphile'))
-      await run('graphile-worker', async () => {
-        const { url, drop } = await freshDatabase('graphile');
-        try {
-          return await runGraphile(url, TASKS, CONCURRENCY);
-        } finally {
-          await drop();
-        }
-      });
+      systems.push([
+        'graphile-worker',
+        async () => {
+          const { url, drop } = await freshDatabase('graphile');
+          try {
+            return await runGraphile(url, TASKS, CONCURRENCY);
+          } finally {
+            await drop();
+          }
+        },
+      ]);
     if (SYSTEMS.includes('pgboss'))
-      await run('pg-boss', async () => {
-        const { url, drop } = await freshDatabase('pgboss');
-        try {
-          return await runPgBoss(url, TASKS, CONCURRENCY);
-        } finally {
-          await drop();
-        }
-      });
+      systems.push([
+        'pg-boss',
+        async () => {
+          const { url, drop } = await freshDatabase('pgboss');
+          try {
+            return await runPgBoss(url, TASKS, CONCURRENCY);
+          } finally {
+            await drop();
+          }
+        },
+      ]);
   } else process.stderr.write('DATABASE_URL is not set: only the PGlite figure is measured\n');
   if (SYSTEMS.includes('pglite'))
-    await run('seedcore-pglite', async () => {
-      const db = await PGliteDb.open({});
+    systems.push([
+      'seedcore-pglite',
+      async () => {
+        const db = await PGliteDb.open({});
+        try {
+          return await runSeedCore(db, PGLITE_TASKS);
+        } finally {
+          await db.close();
+        }
+      },
+    ]);
+  // Rounds interleave the systems (order rotated each round) so that a burst of load from
+  // elsewhere on the machine does not land on one system only; medians are reported.
+  const raw = new Map<string, SystemResult[]>();
+  const errors: Record<string, string> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = systems.map((_, i) => systems[(i + round) % systems.length] as [string, () => Promise<SystemResult>]);
+    for (const [name, fn] of order) {
+      if (name === 'seedcore-pglite' && round > 0) continue; // one embedded round is enough (and slow)
+      process.stderr.write(`round ${round + 1}/${ROUNDS} ${name} … `);
       try {
-        return await runSeedCore(db, PGLITE_TASKS);
-      } finally {
-        await db.close();
+        const r = await fn();
+        raw.set(name, [...(raw.get(name) ?? []), r]);
+        process.stderr.write(`${JSON.stringify(r)}\n`);
+      } catch (e) {
+        errors[name] = e instanceof Error ? e.message : String(e);
+        process.stderr.write(`failed: ${errors[name]}\n`);
       }
-    });
+    }
+  }
+  const results: Record<string, ReturnType<typeof median>> = {};
+  for (const [name, rs] of raw) results[name] = median(rs);
   const sc = results.seedcore;
   const ratio = (other: string): number | null => {
     const o = results[other];
-    return sc && 'drainPerSec' in sc && o && 'drainPerSec' in o ? Math.round((sc.drainPerSec / o.drainPerSec) * 100) / 100 : null;
+    return sc && o ? Math.round((sc.drainPerSec / o.drainPerSec) * 100) / 100 : null;
   };
   const out = {
-    machine: { cpus: (await import('node:os')).cpus().length, loadavgAtStart: load.map((x) => Math.round(x * 100) / 100), node: process.version },
-    settings: { tasks: TASKS, concurrency: CONCURRENCY, seedcorePrefetch: PREFETCH, latencySamples: SAMPLES, latencyGapMs: GAP_MS, pgliteTasks: PGLITE_TASKS },
+    machine: { cpus: os.cpus().length, loadavgAtStart: load.map((x) => Math.round(x * 100) / 100), loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+    settings: { tasks: TASKS, concurrency: CONCURRENCY, rounds: ROUNDS, seedcorePrefetch: PREFETCH, latencySamples: SAMPLES, latencyGapMs: GAP_MS, pgliteTasks: PGLITE_TASKS },
     results,
+    ...(Object.keys(errors).length ? { errors } : {}),
     ratios: { drainVsGraphileWorker: ratio('graphile-worker'), drainVsPgBoss: ratio('pg-boss') },
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -62,26 +62,30 @@ for (const kind of BACKENDS) {
       assert.ok(events.some((e) => e.kind === 'lost' && e.id === row.id));
     });
 
-    it("cancelling a running task fires its handler's signal within one heartbeat", async () => {
-      const b = blocking();
-      const row = await c.submit({ type: 'cancel-run' });
-      const d = await startDispatcher(t.db, { handlers: { 'cancel-run': b.handler }, heartbeatSeconds: 0.3 });
-      let cancelledAt = 0;
-      try {
-        await b.started;
-        await c.cancel(row.id);
-        cancelledAt = Date.now();
-        await waitFor('signal fired', () => b.abortedAt() !== undefined, 3000);
-        b.release();
-      } finally {
-        await d.stop({ graceMs: 100 });
-      }
-      const delay = (b.abortedAt() as number) - cancelledAt;
-      assert.ok(delay <= 300 + 250, `signal fired ${delay} ms after the cancel (heartbeat 300 ms)`);
-      const after = await taskRow(t.db, row.id);
-      assert.equal(after.status, 'cancelled');
-      assert.equal(after.result, null, 'the late result was discarded');
-    });
+    for (const via of ['lease renewal', 'NOTIFY'] as const) {
+      it(`cancelling a running task fires its handler's signal (${via === 'NOTIFY' ? 'at once, by NOTIFY' : 'within one heartbeat, without LISTEN'})`, async () => {
+        const b = blocking();
+        const row = await c.submit({ type: `cancel-run-${via}` });
+        const heartbeatSeconds = via === 'NOTIFY' ? 4 : 0.3;
+        const d = await startDispatcher(t.db, { handlers: { [`cancel-run-${via}`]: b.handler }, heartbeatSeconds, listen: via === 'NOTIFY' });
+        let cancelledAt = 0;
+        try {
+          await b.started;
+          await c.cancel(row.id);
+          cancelledAt = Date.now();
+          await waitFor('signal fired', () => b.abortedAt() !== undefined, 3000);
+          b.release();
+        } finally {
+          await d.stop({ graceMs: 100 });
+        }
+        const delay = (b.abortedAt() as number) - cancelledAt;
+        const bound = via === 'NOTIFY' ? 500 : 300 + 250;
+        assert.ok(delay <= bound, `signal fired ${delay} ms after the cancel (heartbeat ${heartbeatSeconds * 1000} ms)`);
+        const after = await taskRow(t.db, row.id);
+        assert.equal(after.status, 'cancelled');
+        assert.equal(after.result, null, 'the late result was discarded');
+      });
+    }
 
     it('expired leases are recovered (attempt not counted twice) and re-run; at max attempts they fail', async () => {
       const [a, z] = await c.submitMany([{ type: 'orphan' }, { type: 'orphan' }]);

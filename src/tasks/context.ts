@@ -1,7 +1,7 @@
 /** The `ctx` a handler receives. */
 import type { Db } from '../db/types.js';
 import { SeedCoreError } from '../errors.js';
-import type { Held } from './dispatcher.js';
+import type { Held } from './dispatcher-options.js';
 import type { TaskContext, TaskFacts, TaskLogger } from './types.js';
 
 function missingFacts(): TaskFacts {

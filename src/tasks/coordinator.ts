@@ -120,9 +120,9 @@ export class TaskCoordinator {
   }
 
   /**
-   * Cancel a task that has not ended. A running task's handler sees its signal fire at the
-   * worker's next lease renewal (at most one heartbeat interval later); its outcome is then
-   * discarded (compare-and-set). Dependents waiting on it are cancelled too, transitively.
+   * Cancel a task that has not ended. A running task's handler sees its signal fire at once
+   * (NOTIFY seedcore_task_cancel) or at the latest at the worker's next lease renewal (one
+   * heartbeat interval); its outcome is then discarded (compare-and-set). Dependents waiting on it are cancelled too, transitively.
    */
   async cancel(idOrPrefix: string, reason = 'cancelled by request'): Promise<TaskRow> {
     return this.db.transaction(async (tx: Tx) => {
@@ -130,12 +130,16 @@ export class TaskCoordinator {
       const res = await tx.query<TaskRow>(
         `UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = now(), error = concat_ws(' | ', error, $2::text)
           WHERE id = $1 AND status IN ('created', 'queued', 'retry', 'running')
-          RETURNING ${TASK_COLUMNS}`,
+          RETURNING ${TASK_COLUMNS}, (status = 'cancelled' AND owner_id IS NOT NULL) AS was_running`,
         [id, reason],
       );
       if (res.rows.length === 0) throw await this.notActive(tx, id, 'cancel');
       await cancelDependents(tx, [id]);
-      return res.rows[0] as TaskRow;
+      const { was_running: wasRunning, ...row } = res.rows[0] as TaskRow & { was_running: boolean };
+      // Wake the owning worker now (delivered at commit); its lease renewal would notice
+      // within one heartbeat anyway.
+      if (wasRunning) await tx.query("SELECT pg_notify('seedcore_task_cancel', $1)", [id]);
+      return row as TaskRow;
     });
   }
 

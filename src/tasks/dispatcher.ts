@@ -6,79 +6,21 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/types.js';
-import { SeedCoreError, invalidInput, isConnectionError } from '../errors.js';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { SeedCoreError, isConnectionError } from '../errors.js';
+import { backoffDelay } from './backoff.js';
 import { cancelDependents, healCreated, promoteDependents } from './dependencies.js';
-import type { HandlerMap, TaskFacts, TaskLogger, TaskRecord } from './types.js';
+import { resolveOptions, type DispatcherEvent, type DispatcherOptions, type Held, type ResolvedOptions } from './dispatcher-options.js';
+import type { TaskLogger } from './types.js';
 import { OutcomeWriter } from './outcomes.js';
 import { claimTasks, recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.js';
 import { makeContext } from './context.js';
 
-export interface DispatcherOptions {
-  /** Task type → handler. Only these types are claimed (narrow further with `types`). */
-  handlers: HandlerMap;
-  /** Claim only these types (each must have a handler). @defaultValue every type in `handlers` */
-  types?: string[];
-  /** Handlers running at once. @defaultValue 8 */
-  concurrency?: number;
-  /**
-   * Extra tasks claimed ahead and held locally, so a free slot never waits for a round trip.
-   * They hold a lease (and are handed back on shutdown). @defaultValue concurrency
-   */
-  prefetch?: number;
-  /** Lease length; a running task not renewed for this long is recovered by any worker. @defaultValue 30 */
-  leaseSeconds?: number;
-  /** Lease renewal interval (also how soon a cancel reaches a running handler). @defaultValue 5 */
-  heartbeatSeconds?: number;
-  /** Executions per task, on every path (failure, timeout, lease expiry). @defaultValue 3 */
-  maxAttempts?: number;
-  backoff?: BackoffOptions;
-  /** Per-type handler timeout in ms; on expiry the signal fires and the attempt fails. */
-  timeouts?: Record<string, number>;
-  /** Timeout for types not in `timeouts`; 0 = none. @defaultValue 0 */
-  defaultTimeoutMs?: number;
-  /** Largest result (JSON bytes) stored; a larger one fails the task without retry. @defaultValue 1048576 */
-  resultMaxBytes?: number;
-  /** Poll for work this often even without notifications (run_after, missed NOTIFYs). @defaultValue 1000 */
-  pollIntervalMs?: number;
-  /** How often this worker sweeps for expired leases and stuck dependents. @defaultValue min(5000, leaseSeconds·500) */
-  recoveryIntervalMs?: number;
-  /** Also recover tasks of registry instances that are dead or silent. @defaultValue true */
-  recoverDeadOwners?: boolean;
-  /** Worker identity written to owner_id / locked_by. @defaultValue `<host>:<pid>:<random>` */
-  ownerId?: string;
-  /** Provides ctx.facts (implemented in src/facts); without it ctx.facts methods throw. */
-  taskFacts?: (db: Db, taskId: string) => TaskFacts;
-  logger?: TaskLogger;
-  /** Observe what happens (tests, metrics). */
-  onEvent?: (e: DispatcherEvent) => void;
-  /** LISTEN seedcore_tasks for immediate wake-ups. @defaultValue true */
-  listen?: boolean;
-}
-
-export type DispatcherEvent =
-  | { kind: 'claimed'; count: number }
-  | { kind: 'started'; task: TaskRecord }
-  | { kind: 'completed'; id: string }
-  | { kind: 'failed'; id: string; error: string; final: boolean }
-  | { kind: 'lost'; id: string; reason: string }
-  | { kind: 'recovered'; ids: string[] }
-  | { kind: 'error'; where: string; error: unknown };
-
-/** A task this worker holds a lease on. */
-export interface Held {
-  task: TaskRecord;
-  owner: string;
-  state: 'buffered' | 'running' | 'finished';
-  controller: AbortController;
-  timer?: NodeJS.Timeout;
-  progress?: { done: number; total?: number };
-}
+export type { DispatcherEvent, DispatcherOptions, Held } from './dispatcher-options.js';
 
 const noopLogger: TaskLogger = { info() {}, warn() {}, error() {} };
 
 export class Dispatcher {
-  readonly options: Required<Pick<DispatcherOptions, 'concurrency' | 'prefetch' | 'leaseSeconds' | 'heartbeatSeconds' | 'maxAttempts' | 'pollIntervalMs'>>;
+  readonly options: ResolvedOptions;
   private owner: string;
   private readonly types: string[];
   private readonly held = new Map<string, Held>();
@@ -94,6 +36,7 @@ export class Dispatcher {
   private started = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private unlisten: (() => Promise<void>) | undefined;
+  private unlistenCancel: (() => Promise<void>) | undefined;
   private renewing = false;
   private recovering = false;
   private claimRetryTimer: NodeJS.Timeout | undefined;
@@ -108,24 +51,7 @@ export class Dispatcher {
     private readonly opts: DispatcherOptions,
   ) {
     const o = opts;
-    if (!o || typeof o.handlers !== 'object' || o.handlers === null) throw invalidInput('dispatcher: handlers (type → async function) are required');
-    for (const [t, h] of Object.entries(o.handlers)) if (typeof h !== 'function') throw invalidInput(`dispatcher: handler for '${t}' is not a function`);
-    this.types = o.types ?? Object.keys(o.handlers);
-    for (const t of this.types) if (!o.handlers[t]) throw invalidInput(`dispatcher: no handler for type '${t}'`);
-    const concurrency = o.concurrency ?? 8;
-    const num = (name: string, v: number, min: number): number => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw invalidInput(`dispatcher: ${name} must be a number ≥ ${min}`);
-      return v;
-    };
-    this.options = {
-      concurrency: num('concurrency', concurrency, 1),
-      prefetch: num('prefetch', o.prefetch ?? concurrency, 0),
-      leaseSeconds: num('leaseSeconds', o.leaseSeconds ?? 30, 0.1),
-      heartbeatSeconds: num('heartbeatSeconds', o.heartbeatSeconds ?? 5, 0.01),
-      maxAttempts: num('maxAttempts', o.maxAttempts ?? 3, 1),
-      pollIntervalMs: num('pollIntervalMs', o.pollIntervalMs ?? 1000, 5),
-    };
-    if (this.options.heartbeatSeconds >= this.options.leaseSeconds) throw invalidInput('dispatcher: heartbeatSeconds must be shorter than leaseSeconds');
+    ({ options: this.options, types: this.types } = resolveOptions(o));
     this.owner = o.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.log = o.logger ?? noopLogger;
     this.writer = new OutcomeWriter(db, {
@@ -166,6 +92,7 @@ export class Dispatcher {
     if (this.opts.listen !== false) {
       try {
         this.unlisten = await this.db.listen('seedcore_tasks', () => this.onNotify());
+        this.unlistenCancel = await this.db.listen('seedcore_task_cancel', (id) => void this.onCancelNotify(id));
       } catch (e) {
         // Polling still finds the work; LISTEN is only the fast path.
         this.emitError('listen', e);
@@ -206,6 +133,7 @@ export class Dispatcher {
     this.stopping = true;
     if (this.claimRetryTimer) clearTimeout(this.claimRetryTimer);
     await this.unlisten?.().catch(() => undefined);
+    await this.unlistenCancel?.().catch(() => undefined);
     const unstarted = this.buffer.splice(0);
     for (const h of unstarted) {
       h.state = 'finished';
@@ -281,7 +209,7 @@ export class Dispatcher {
         this.claimsInFlight--;
         this.requested -= limit;
         if (tasks.length < limit && !this.wake) this.idle = true;
-        if (tasks.length > 0) this.opts.onEvent?.({ kind: 'claimed', count: tasks.length });
+        if (tasks.length > 0) this.emit({ kind: 'claimed', count: tasks.length });
         for (const task of tasks) {
           const h: Held = { task, owner, state: 'buffered', controller: new AbortController() };
           this.held.set(task.id, h);
@@ -318,7 +246,7 @@ export class Dispatcher {
     this.running++;
     const task = h.task;
     const handler = this.opts.handlers[task.type];
-    this.opts.onEvent?.({ kind: 'started', task });
+    this.emit({ kind: 'started', task });
     const timeoutMs = this.opts.timeouts?.[task.type] ?? this.opts.defaultTimeoutMs ?? 0;
     if (timeoutMs > 0) {
       h.timer = setTimeout(() => this.finish(h, new SeedCoreError('SEEDCORE_TIMEOUT', `timed out after ${timeoutMs} ms`)), timeoutMs);
@@ -341,7 +269,9 @@ export class Dispatcher {
       .then(
         (result) => this.finish(h, undefined, result),
         (e: unknown) => this.finish(h, e ?? new Error('handler rejected without a reason')),
-      );
+      )
+      // finish() runs user callbacks (onEvent, logger): never let them become an unhandled rejection.
+      .catch((e: unknown) => this.emitError('finish', e));
   }
 
   /** Record the attempt's outcome once (handler result, throw, timeout or shutdown). */
@@ -391,9 +321,9 @@ export class Dispatcher {
   private onWritten(id: string, outcome: { kind: 'completed' } | { kind: 'failed'; error: string; final: boolean } | { kind: 'lost' }): void {
     this.held.delete(id);
     if (outcome.kind === 'lost') {
-      this.opts.onEvent?.({ kind: 'lost', id, reason: 'outcome not recorded: task cancelled or lease taken over' });
+      this.emit({ kind: 'lost', id, reason: 'outcome not recorded: task cancelled or lease taken over' });
       this.log.warn('outcome discarded: task no longer owned', { taskId: id });
-    } else this.opts.onEvent?.({ id, ...outcome });
+    } else this.emit({ id, ...outcome });
   }
 
   /** The task is no longer ours (cancelled, taken over): abort its handler, forget it. */
@@ -412,9 +342,23 @@ export class Dispatcher {
       this.running--;
       if (this.running === 0 && this.drained) this.drained();
     }
-    this.opts.onEvent?.({ kind: 'lost', id: h.task.id, reason });
+    this.emit({ kind: 'lost', id: h.task.id, reason });
     this.log.warn('task lost', { taskId: h.task.id, reason });
     this.pump();
+  }
+
+  /** A task was cancelled (NOTIFY seedcore_task_cancel): if it is running here, abort it now. */
+  private async onCancelNotify(id: string): Promise<void> {
+    const h = this.held.get(id);
+    if (!h || h.state === 'finished') return;
+    try {
+      const r = await this.db.query<{ status: string; owner_id: string | null }>('SELECT status::text AS status, owner_id FROM tasks WHERE id = $1', [id]);
+      const row = r.rows[0];
+      if (!row || row.status !== 'running' || row.owner_id !== h.owner)
+        this.lose(h, row?.status === 'cancelled' ? 'task cancelled' : `lease lost (task is ${row?.status ?? 'gone'})`);
+    } catch (e) {
+      this.emitError('cancel-check', e);
+    }
   }
 
   private async renew(): Promise<void> {
@@ -459,7 +403,7 @@ export class Dispatcher {
         return rows;
       });
       if (moved.length > 0) {
-        this.opts.onEvent?.({ kind: 'recovered', ids: moved.map((m) => m.id) });
+        this.emit({ kind: 'recovered', ids: moved.map((m) => m.id) });
         this.log.warn('recovered abandoned tasks', { count: moved.length });
       }
       await healCreated(this.db);
@@ -470,8 +414,17 @@ export class Dispatcher {
     }
   }
 
+  /** Deliver an event to onEvent; a throwing observer must not disturb the dispatcher. */
+  private emit(e: DispatcherEvent): void {
+    try {
+      this.opts.onEvent?.(e);
+    } catch {
+      // ignored on purpose
+    }
+  }
+
   private emitError(where: string, error: unknown): void {
-    this.opts.onEvent?.({ kind: 'error', where, error });
+    this.emit({ kind: 'error', where, error });
     this.log.error(`dispatcher ${where} failed`, { error: error instanceof Error ? error.message : String(error) });
   }
 }
