@@ -110,8 +110,11 @@ for (const kind of BACKENDS) {
       c.on('beat', () => times.push(performance.now()));
       const id = await c.start();
       const hb0 = (await row(t, id))?.hb.getTime() ?? 0;
-      const t0 = performance.now();
-      await sleep(300);
+      // Warm-up: the first beat() on a fresh (PGlite: WASM) database plans the function and
+      // can take longer than the whole window on a loaded machine; cadence is measured after it.
+      await waitFor(async () => times.length >= 1, 5000, 'the first beat');
+      const t0 = times[0] as number;
+      await sleep(300 - (performance.now() - t0));
       const inWindow = times.filter((x) => x - t0 <= 300);
       assert.ok(inWindow.length >= 3, `beats in 0.3 s: ${inWindow.length}`);
       const gaps = times.slice(1).map((x, i) => x - (times[i] as number));
@@ -126,7 +129,7 @@ for (const kind of BACKENDS) {
     it('close is idempotent: draining then dead, stopped_at stamped, no beats after close', async () => {
       const c = client({ logicalId: 'closer', heartbeatBaseMs: 20, heartbeatJitterMs: 10, logger: quiet });
       const id = await c.start();
-      await waitFor(async () => c.beatCount >= 2, 2000, 'two beats');
+      await waitFor(async () => c.beatCount >= 2, 10_000, 'two beats');
       await Promise.all([c.close(), c.close()]);
       await c.close();
       const r = await row(t, id);
@@ -168,14 +171,14 @@ for (const kind of BACKENDS) {
       const first = await c.start();
       // Stale: the heartbeat is older than the window, so beat() fences it.
       await t.db.query("UPDATE registry_instance SET last_heartbeat = now() - interval '1 hour' WHERE instance_id = $1", [first]);
-      const second = await waitFor(async () => (c.instanceId !== first ? c.instanceId : null), 3000, 're-registration');
+      const second = await waitFor(async () => (c.instanceId !== first ? c.instanceId : null), 10_000, 're-registration');
       assert.deepEqual(fenced, [first]);
       assert.equal(registered[1]?.previousInstanceId, first);
       assert.equal((await row(t, first))?.status, 'dead');
       assert.equal((await row(t, second))?.status, 'alive');
       // Epoch rotation: fenced again, re-registered in the new epoch.
       const epoch = await rotateEpoch(t.db);
-      const third = await waitFor(async () => (c.instanceId !== second ? c.instanceId : null), 3000, 're-registration after rotation');
+      const third = await waitFor(async () => (c.instanceId !== second ? c.instanceId : null), 10_000, 're-registration after rotation');
       assert.equal((await row(t, third))?.epoch, epoch);
       assert.equal((await row(t, second))?.status, 'dead');
       assert.equal((await lookup(t.db, 'phoenix'))?.instance_id, third);
@@ -189,7 +192,7 @@ for (const kind of BACKENDS) {
       const first = await c.start();
       const detach = attachRegistry(control, c);
       await rotateEpoch(t.db);
-      const second = await waitFor(async () => (c.instanceId !== first ? c.instanceId : null), 3000, 're-registration');
+      const second = await waitFor(async () => (c.instanceId !== first ? c.instanceId : null), 10_000, 're-registration');
       assert.deepEqual(calls, ['pause', `resume:${second}`]);
       detach();
     });
@@ -200,7 +203,7 @@ for (const kind of BACKENDS) {
       try {
         const c = client({ logicalId: 'skewed', heartbeatBaseMs: 30, heartbeatJitterMs: 10, logger: quiet });
         const id = await c.start();
-        await waitFor(async () => c.beatCount >= 3, 3000, 'beats under a skewed clock');
+        await waitFor(async () => c.beatCount >= 3, 10_000, 'beats under a skewed clock');
         const inst = await lookup(t.db, 'skewed');
         assert.equal(inst?.instance_id, id);
         assert.ok((inst?.heartbeat_age_seconds ?? 99) < 2, `age ${inst?.heartbeat_age_seconds}`);
@@ -236,7 +239,7 @@ for (const kind of BACKENDS) {
       await t.db.query("UPDATE registry_instance SET last_heartbeat = now() - interval '1 minute' WHERE instance_id = $1", [id]);
       const rounds: number[] = [];
       const stop = startReconciler(t.db, { intervalMs: 30, onRound: (r) => rounds.push(r.stale) });
-      await waitFor(async () => (await row(t, id))?.status === 'dead', 3000, 'reconciler to expire');
+      await waitFor(async () => (await row(t, id))?.status === 'dead', 10_000, 'reconciler to expire');
       await stop();
       assert.ok(rounds.length >= 1 && (rounds[0] ?? 0) >= 1);
     });
