@@ -39,9 +39,11 @@ for (const kind of BACKENDS) {
       await t?.cleanup();
       rmSync(dir, { recursive: true, force: true });
     });
+    // Each CLI start on PGlite costs seconds, so only what the CLI adds is checked here
+    // (argument parsing, JSON shape, exit codes); search semantics are in facts-search.
     const cli = (...args: string[]): Promise<CliResult> => runCli([...target, ...args]);
 
-    it('add, search --json (best first, with rank and snippet), tag filter, malformed query, delete', async () => {
+    it('add, search --json (best first, with rank and snippet), tag filter, ambiguous prefix, delete', async () => {
       const added = await cli(
         '--json',
         'facts',
@@ -65,9 +67,6 @@ for (const kind of BACKENDS) {
       );
       assert.ok((hits[0]?.rank ?? 0) > 0);
       assert.match(hits[0]?.snippet ?? '', /<b>Lighthouses<\/b>/);
-      const malformed = await cli('--json', 'facts', 'search', '"&&& (');
-      assert.equal(malformed.code, 0, malformed.stderr);
-      assert.deepEqual(JSON.parse(malformed.stdout), []);
       const ambiguous = await cli('facts', 'get', '5eedc0de');
       assert.equal(ambiguous.code, 5);
       assert.match(ambiguous.stderr, /SEEDCORE_AMBIGUOUS_ID/);
