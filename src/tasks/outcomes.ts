@@ -24,12 +24,14 @@ const BATCH = 1000;
 export class OutcomeWriter {
   private completions: Completion[] = [];
   private failures: Failure[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Write loops in flight: up to `maxWriters`, so a new batch need not wait for the previous one's round trip. */
+  private readonly writers = new Set<Promise<void>>();
   private scheduled = false;
 
   constructor(
     private readonly db: Db,
     private readonly hooks: OutcomeWriterHooks,
+    private readonly maxWriters = 2,
   ) {}
 
   complete(c: Completion): void {
@@ -42,38 +44,44 @@ export class OutcomeWriter {
     this.schedule();
   }
 
+  private get pending(): boolean {
+    return this.completions.length > 0 || this.failures.length > 0;
+  }
+
   /** Resolves once every queued outcome has been written (or given up on). */
   async drain(): Promise<void> {
-    while (this.flushing || this.scheduled || this.completions.length > 0 || this.failures.length > 0) {
-      if (this.flushing) await this.flushing;
-      else if (this.completions.length > 0 || this.failures.length > 0) await this.flush();
+    while (this.writers.size > 0 || this.scheduled || this.pending) {
+      if (this.writers.size > 0) await Promise.all(this.writers);
+      else if (this.pending) await this.startWriter();
       else await new Promise((r) => setImmediate(r));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.writers.size >= this.maxWriters) return;
     this.scheduled = true;
     // setImmediate: outcomes of handlers that finish in the same turn share one statement.
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.flushing) void this.flush();
+      if (this.pending && this.writers.size < this.maxWriters) void this.startWriter();
     });
   }
 
-  private flush(): Promise<void> {
+  private startWriter(): Promise<void> {
     const run = async (): Promise<void> => {
-      while (this.completions.length > 0 || this.failures.length > 0) {
+      while (this.pending) {
         const c = this.completions.splice(0, BATCH);
         const f = this.failures.splice(0, BATCH);
         if (c.length > 0) await this.persist('complete', () => this.writeCompletions(c));
         if (f.length > 0) await this.persist('fail', () => this.writeFailures(f));
       }
     };
-    this.flushing = run().finally(() => {
-      this.flushing = undefined;
+    const p: Promise<void> = run().finally(() => {
+      this.writers.delete(p);
+      if (this.pending) this.schedule();
     });
-    return this.flushing;
+    this.writers.add(p);
+    return p;
   }
 
   /** Retry while the database is unreachable (restart): the outcome must not be lost. */
