@@ -72,13 +72,17 @@ for (const kind of BACKENDS) {
       await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
       assert.equal(new URL(page.url()).search, '', 'the token is removed from the address bar');
 
-      const { rows } = await s.core.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE status = 'queued'`);
-      const queued = rows[0]?.n as number;
+      const { rows } = await s.core.db.query<{ queued: number; created: number; total: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued, count(*) FILTER (WHERE status = 'created')::int AS created, count(*)::int AS total FROM tasks`,
+      );
+      const { queued, created: waiting, total } = rows[0] as { queued: number; created: number; total: number };
       assert.ok(queued >= 4);
+      assert.equal(waiting, 1, 'the demo RAG task waits for its dependency');
+      assert.equal((await page.textContent('#count-created .n'))?.trim(), `📝 ${waiting}`);
       assert.equal((await page.textContent('#count-queued .n'))?.trim(), `⏳ ${queued}`);
       assert.equal((await page.textContent('#count-completed .n'))?.trim(), '✅ 0');
 
-      await page.waitForFunction(`document.querySelectorAll('#tasks-table tbody tr').length === ${queued}`);
+      await page.waitForFunction(`document.querySelectorAll('#tasks-table tbody tr').length === ${total}`);
       assert.equal(await page.locator('#graph-tasks-table tbody tr').count(), 2);
       await page.waitForSelector('#instances-table tbody tr');
       assert.match((await page.textContent('#instances-table tbody tr')) ?? '', /browser_organ/);

@@ -113,6 +113,13 @@ for (const kind of BACKENDS) {
         return page.items.length === 2 && page.items.every((x) => x.status === 'completed') ? page.items : undefined;
       });
       assert.ok(graphTasks.every((x) => x.status_emoji === '✅'));
+      // The RAG question waited for the embedding, seeded from facts by text and cites them.
+      const rag = await json<{ items: Array<{ result: { facts: Array<{ snippet: string }>; seed_count: number } }> }>(
+        `${first.url}/api/tasks?type=graph_rag_query`,
+      );
+      const answer = rag.items[0]?.result;
+      assert.ok(answer && answer.seed_count >= 1 && answer.facts.length >= 1, JSON.stringify(answer).slice(0, 300));
+      assert.ok(answer.facts.some((f) => f.snippet.includes('<b>')));
       const overview = await waitFor('all demo tasks to complete', async () => {
         const o = await json<{ counts: Record<string, number>; total: number; instancesAlive: number }>(`${first.url}/api/overview`);
         return o.counts.completed === o.total ? o : undefined;

@@ -7,6 +7,7 @@
  * changes nothing but the tasks, and `serve` only loads into an empty database.
  */
 import type { Db, Queryable } from '../db/types.js';
+import { TaskCoordinator } from '../tasks/coordinator.js';
 
 export interface DemoSummary {
   agents: number;
@@ -91,11 +92,27 @@ export async function loadDemoData(db: Db): Promise<DemoSummary> {
       [starts],
     );
     tasks.push(embed.rows[0]!.id);
-    const rag = await tx.query<{ id: string }>(
-      `SELECT create_graph_rag_task_v2($1::bigint[], 2, 5, 'Which organs can help the planner? (demo)', 'planner', 'cognitive_organ_1') AS id`,
-      [starts.slice(0, 1)],
+    // Tie the knowledge base into the graph: the embed task read the graph facts (these
+    // edges give the facts graph nodes). The RAG question seeds from facts by text and waits
+    // for the embedding (a dependency: it stays `created` until graph_embed completes), so
+    // its answer comes back with the linked facts and highlighted snippets.
+    await tx.query(
+      `INSERT INTO task_reads_fact (task_id, fact_id)
+       SELECT $1::uuid, f.id FROM facts f WHERE f.meta_data @> '{"source": "demo"}' AND f.tags @> ARRAY['graph'] ON CONFLICT DO NOTHING`,
+      [embed.rows[0]!.id],
     );
-    tasks.push(rag.rows[0]!.id);
+    const rag = await new TaskCoordinator(db).submit(
+      {
+        type: 'graph_rag_query',
+        description: 'What does the graph know about embeddings? (demo)',
+        params: { query: 'embeddings or neighbourhood', k: 2, topk: 5 },
+        dependsOn: [embed.rows[0]!.id],
+        agentId: 'planner',
+        organId: 'cognitive_organ_1',
+      },
+      { tx },
+    );
+    tasks.push(rag.id);
     for (const t of DEMO_TASKS) {
       const r = await tx.query<{ id: string }>(`INSERT INTO tasks (type, status, description, params) VALUES ($1, 'queued', $2, $3::jsonb) RETURNING id`, [
         t.type,
