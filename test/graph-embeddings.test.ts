@@ -251,5 +251,22 @@ for (const kind of BACKENDS) {
       assert.equal(after.rows, 6100);
       assert.equal(after.lists, 6);
     });
+
+    it('calibrates probes on overlapping clusters until sampled recall reaches the target', async () => {
+      await t.db.query('DELETE FROM graph_embeddings');
+      const hard = clustered(ids.length, 40, 3).map((v) => v.map((x, i) => x + 3 * Math.sin(i * 7 + x * 13))); // noise ≫ centre spacing
+      await e.upsert(
+        ids.map((nodeId, i) => ({ nodeId, vector: hard[i] as number[] })),
+        { autoReindex: false },
+      );
+      const lowFixed = await e.reindex({ method: 'ivfflat', lists: 60, probes: 2 });
+      assert.equal(lowFixed.calibration, undefined, 'an explicit probes value is kept');
+      const r = await e.reindex({ method: 'ivfflat', lists: 60 });
+      assert.ok(r.calibration, 'calibration ran');
+      assert.ok((r.calibration?.recall ?? 0) >= 0.95, JSON.stringify(r.calibration));
+      assert.ok((r.calibration?.tried.length ?? 0) >= 2, `the starting probes were not enough: ${JSON.stringify(r.calibration)}`);
+      assert.equal(r.probes, r.calibration?.chosen);
+      assert.equal((await e.indexInfo()).probes, r.probes);
+    });
   });
 }

@@ -12,6 +12,7 @@
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
+import { calibrate, ladder, type Calibration } from './ann-calibrate.js';
 
 export const INDEX_NAME = 'idx_graph_embeddings_emb';
 export type IndexMethod = 'ivfflat' | 'hnsw';
@@ -33,6 +34,8 @@ export interface IndexInfo {
   ef_construction?: number;
   ef_search?: number;
   built_at?: string;
+  /** recall@10 the calibration measured with the chosen setting. */
+  calibrated_recall?: number;
 }
 
 export async function indexInfo(q: Queryable): Promise<IndexInfo> {
@@ -83,10 +86,19 @@ export interface ReindexOptions {
   efSearch?: number;
   /** Only rebuild if no other session is rebuilding (used by the automatic rebuild). */
   skipIfBusy?: boolean;
+  /**
+   * Raise probes / ef_search after the build until recall@10 on sampled rows reaches this
+   * (0 turns calibration off; skipped when the search setting was given explicitly).
+   * @defaultValue 0.95
+   */
+  targetRecall?: number;
+  /** Rows sampled as calibration queries. @defaultValue 20 */
+  calibrationQueries?: number;
 }
 
 export interface ReindexResult extends IndexInfo {
   rebuilt: boolean;
+  calibration?: Calibration;
   /** Whether ALTER DATABASE … SET succeeded (needs ownership of the database). */
   database_defaults: boolean;
   ms: number;
@@ -138,8 +150,24 @@ export async function reindex(db: Db, options: ReindexOptions = {}): Promise<Rei
   infoCache.delete(db);
   if (!built) return { ...(await indexInfo(db)), rebuilt: false, database_defaults: false, ms: performance.now() - t0 };
   await db.query('ANALYZE graph_embeddings');
+  let calibration: Calibration | undefined;
+  const target = options.targetRecall ?? 0.95;
+  const queries = options.calibrationQueries ?? 20;
+  if (target > 0 && (built.rows ?? 0) > 10 * queries) {
+    if (built.method === 'ivfflat' && options.probes === undefined && (built.lists ?? 1) > 1)
+      calibration = await calibrate(db, 'ivfflat.probes', ladder(built.probes ?? 1, built.lists ?? 1), target, queries);
+    if (built.method === 'hnsw' && options.efSearch === undefined)
+      calibration = await calibrate(db, 'hnsw.ef_search', ladder(built.ef_search ?? HNSW_EF_SEARCH, 1000), target, queries);
+    if (calibration) {
+      if (built.method === 'ivfflat') built.probes = calibration.chosen;
+      else built.ef_search = calibration.chosen;
+      built.calibrated_recall = calibration.recall;
+      await db.query(`COMMENT ON INDEX ${INDEX_NAME} IS '${JSON.stringify(built).replace(/'/g, "''")}'`);
+      infoCache.delete(db);
+    }
+  }
   const database_defaults = await publishSearchDefaults(db, built);
-  return { ...built, rebuilt: true, database_defaults, ms: performance.now() - t0 };
+  return { ...built, rebuilt: true, ...(calibration ? { calibration } : {}), database_defaults, ms: performance.now() - t0 };
 }
 
 /**
