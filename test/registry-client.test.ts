@@ -244,6 +244,26 @@ for (const kind of BACKENDS) {
       assert.ok(rounds.length >= 1 && (rounds[0] ?? 0) >= 1);
     });
 
+    it('trusted: true while beats are confirmed, false before the database would expire the instance', async () => {
+      await t.db.query('UPDATE cluster_metadata SET liveness_seconds = 2 WHERE id = 1');
+      try {
+        const c = client({ logicalId: 'trust', ...MANUAL });
+        await c.start();
+        assert.equal(c.trusted, true);
+        assert.equal(await c.beatOnce(), true);
+        assert.equal(c.trusted, true);
+        const confirmed = performance.now();
+        await waitFor(async () => !c.trusted, 10_000, 'trust to lapse');
+        const lapsed = performance.now() - confirmed;
+        assert.ok(lapsed < 2000, `trust lapsed ${lapsed.toFixed(0)} ms after the last confirmed beat, inside the 2 s window`);
+        await sleep(Math.max(0, 2300 - (performance.now() - confirmed)));
+        assert.equal(await c.beatOnce(), false, 'the database fenced it afterwards');
+        assert.equal(c.trusted, false);
+      } finally {
+        await t.db.query('UPDATE cluster_metadata SET liveness_seconds = 15 WHERE id = 1');
+      }
+    });
+
     if (kind === 'postgres') {
       it('exactly one reconciler works per round: another holder of the lock makes it skip', async () => {
         let release: () => void = () => undefined;

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Db } from '../db/types.js';
 import { invalidInput, isSeedCoreError } from '../errors.js';
-import { currentEpoch } from './queries.js';
+import { currentEpoch, livenessSeconds } from './queries.js';
 
 export interface RegistryLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -85,6 +85,9 @@ export class RegistryClient extends EventEmitter<RegistryClientEvents> {
   private failures = 0;
   private fencedId: string | null = null;
   private beats = 0;
+  /** performance.now() before the last heartbeat the database accepted (or the registration). */
+  private confirmedAt = 0;
+  private livenessMs = 15_000;
   private readonly onSigterm = () => void this.handleSigterm();
 
   constructor(
@@ -128,6 +131,19 @@ export class RegistryClient extends EventEmitter<RegistryClientEvents> {
     return this.beats;
   }
 
+  /**
+   * Whether this process may still act as its instance, judged conservatively on the process's
+   * monotonic clock: less than the liveness window minus a margin since the start of the last
+   * heartbeat the database accepted. It can only turn false sooner than the database would
+   * expire the instance, never later (River's trust window); e.g. after a long pause or while
+   * the database is unreachable. Check it before a privileged action outside the database.
+   */
+  get trusted(): boolean {
+    if (!this.id || this.closing || this.fencedId) return false;
+    const margin = Math.min(2000, this.livenessMs / 5);
+    return performance.now() - this.confirmedAt < this.livenessMs - margin;
+  }
+
   get closed(): boolean {
     return this.closing !== null;
   }
@@ -153,10 +169,12 @@ export class RegistryClient extends EventEmitter<RegistryClientEvents> {
   async beatOnce(): Promise<boolean> {
     const id = this.id;
     if (!id) throw invalidInput('the RegistryClient has not started');
+    const sentAt = performance.now();
     const r = await this.db.query<{ ok: boolean }>('SELECT beat($1::uuid) AS ok', [id]);
     const ok = r.rows[0]?.ok === true;
     if (ok) {
       this.beats++;
+      if (this.id === id) this.confirmedAt = sentAt;
       this.emit('beat', { instanceId: id });
     }
     return ok;
@@ -195,7 +213,9 @@ export class RegistryClient extends EventEmitter<RegistryClientEvents> {
 
   private async register(previous: string | null): Promise<string> {
     const id = randomUUID();
+    const sentAt = performance.now();
     const epoch = await currentEpoch(this.db);
+    this.livenessMs = (await livenessSeconds(this.db)) * 1000;
     await this.db.query('SELECT register_instance($1::uuid, $2, $3::uuid, $4, $5, $6, $7::inet, $8::int)', [
       id,
       this.opts.logicalId,
@@ -209,6 +229,7 @@ export class RegistryClient extends EventEmitter<RegistryClientEvents> {
     await this.db.query("SELECT set_instance_status($1::uuid, 'alive')", [id]);
     this.id = id;
     this.epoch = epoch;
+    this.confirmedAt = sentAt;
     this.opts.logger.info('registered', { instanceId: id, logicalId: this.logicalId, epoch, previousInstanceId: previous });
     this.emit('registered', { instanceId: id, previousInstanceId: previous, epoch });
     return id;
