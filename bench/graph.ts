@@ -153,6 +153,7 @@ async function vectorBench(db: Db, url: string | undefined): Promise<Record<stri
     out[method] = {
       params: { lists: built.lists, probes: built.probes, m: built.m, ef_construction: built.ef_construction, ef_search: built.ef_search },
       build_ms: Math.round(built.ms),
+      calibration: built.calibration?.tried,
       api,
       plain_sql: sql,
       speedup_vs_exact_p50: Number((exact.p50_ms / api.p50_ms).toFixed(1)),

@@ -21,6 +21,8 @@ export type IndexMethod = 'ivfflat' | 'hnsw';
 export const PROBES_FACTOR = 2;
 /** hnsw.ef_search after a rebuild and in 014 (pgvector's default is 40; 100 trades ~1 ms for recall). */
 export const HNSW_EF_SEARCH = 100;
+/** Calibration target for recall@10 on sampled rows (see ReindexOptions.targetRecall). */
+export const DEFAULT_TARGET_RECALL = 0.97;
 /** The table must have doubled since the last build before an automatic IVFFlat rebuild. */
 export const REBUILD_GROWTH = 2;
 
@@ -89,7 +91,10 @@ export interface ReindexOptions {
   /**
    * Raise probes / ef_search after the build until recall@10 on sampled rows reaches this
    * (0 turns calibration off; skipped when the search setting was given explicitly).
-   * @defaultValue 0.95
+   * The default sits above the 0.95 goal because the sample queries are stored rows, a
+   * little easier than fresh queries (bench:graph, overlapping clusters: sample ≥ 0.95 at
+   * ef_search 400 gave 0.945 on fresh queries).
+   * @defaultValue 0.97
    */
   targetRecall?: number;
   /** Rows sampled as calibration queries. @defaultValue 20 */
@@ -151,7 +156,7 @@ export async function reindex(db: Db, options: ReindexOptions = {}): Promise<Rei
   if (!built) return { ...(await indexInfo(db)), rebuilt: false, database_defaults: false, ms: performance.now() - t0 };
   await db.query('ANALYZE graph_embeddings');
   let calibration: Calibration | undefined;
-  const target = options.targetRecall ?? 0.95;
+  const target = options.targetRecall ?? DEFAULT_TARGET_RECALL;
   const queries = options.calibrationQueries ?? 20;
   if (target > 0 && (built.rows ?? 0) > 10 * queries) {
     if (built.method === 'ivfflat' && options.probes === undefined && (built.lists ?? 1) > 1)
