@@ -14,6 +14,13 @@ import type { TaskRecord } from './types.js';
  * ctid (a TID scan; the rows are locked, so their ctid cannot change under us): joining on id
  * made the planner hash the whole table once it held a few thousand rows. attempts + 1 here:
  * attempts counts executions started.
+ *
+ * The filters are written so the planner cannot estimate them as selective:
+ * `(run_after > now()) IS NOT TRUE` (= run_after IS NULL OR run_after <= now()) and
+ * `array_position(types, type) IS NOT NULL` (= type = ANY(types)). Written plainly, missing or
+ * stale statistics (a fresh bulk load, or statistics taken while the queue was empty) made
+ * the plan a bitmap scan of every queued row plus a sort on each claim; this way the plan is
+ * always the ordered walk of idx_tasks_claim that stops after LIMIT rows.
  */
 export async function claimTasks(q: Queryable, owner: string, limit: number, types: readonly string[], leaseSeconds: number): Promise<TaskRecord[]> {
   const res = await prepared<TaskRecord>(
@@ -21,7 +28,7 @@ export async function claimTasks(q: Queryable, owner: string, limit: number, typ
     'claim',
     `WITH c AS (
        SELECT ctid FROM tasks
-        WHERE status IN ('queued', 'retry') AND (run_after IS NULL OR run_after <= now()) AND type = ANY($3::text[])
+        WHERE status IN ('queued', 'retry') AND (run_after > now()) IS NOT TRUE AND array_position($3::text[], type) IS NOT NULL
         ORDER BY created_at, id
         LIMIT $2
           FOR UPDATE SKIP LOCKED)
