@@ -68,6 +68,13 @@ for (const kind of BACKENDS) {
     it('shows counts, tasks with details, graph tasks, instances, facts and a neighbourhood, and updates live', { timeout: 60_000 }, async () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      // Console errors include Content-Security-Policy violations: the page must cause none.
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
+      });
+      context.on('response', (r) => {
+        if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+      });
       await page.goto(`${url}/?token=${TOKEN}`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
       assert.equal(new URL(page.url()).search, '', 'the token is removed from the address bar');
@@ -82,7 +89,12 @@ for (const kind of BACKENDS) {
       assert.equal((await page.textContent('#count-queued .n'))?.trim(), `⏳ ${queued}`);
       assert.equal((await page.textContent('#count-completed .n'))?.trim(), '✅ 0');
 
-      await page.waitForFunction(`document.querySelectorAll('#tasks-table tbody tr').length === ${total}`);
+      // Locator waits only: the page's CSP forbids evaluating strings.
+      await page
+        .locator('#tasks-table tbody tr')
+        .nth(total - 1)
+        .waitFor();
+      assert.equal(await page.locator('#tasks-table tbody tr').count(), total);
       assert.equal(await page.locator('#graph-tasks-table tbody tr').count(), 2);
       await page.waitForSelector('#instances-table tbody tr');
       assert.match((await page.textContent('#instances-table tbody tr')) ?? '', /browser_organ/);
@@ -97,7 +109,7 @@ for (const kind of BACKENDS) {
       // Fact search with highlighted matches.
       await page.fill('#facts-q', 'planner');
       await page.click('#facts-form button');
-      await page.waitForFunction(`document.querySelectorAll('#facts-results li mark').length > 0`);
+      await page.waitForSelector('#facts-results li mark');
       assert.match((await page.textContent('#facts-results')) ?? '', /planner agent decomposes goals/i);
 
       // Neighbourhood drawing of the planner agent.
@@ -106,7 +118,7 @@ for (const kind of BACKENDS) {
       );
       await page.fill('#graph-node', planner.rows[0]?.node_id as string);
       await page.click('#graph-form button');
-      await page.waitForFunction(`document.querySelectorAll('#graph-svg g.node').length >= 4`);
+      await page.locator('#graph-svg g.node').nth(3).waitFor();
       assert.ok((await page.locator('#graph-svg line').count()) >= 3);
       assert.match((await page.textContent('#graph-stats')) ?? '', /agent 3/);
       // Clicking a neighbour centres the drawing on it.
@@ -115,7 +127,7 @@ for (const kind of BACKENDS) {
       );
       const organId = organ.rows[0]?.node_id as string;
       await page.click(`#graph-svg g.node[data-node-id="${organId}"] circle`);
-      await page.waitForFunction(`document.querySelector('#graph-svg circle[r="11"]')?.parentElement?.dataset.nodeId === '${organId}'`);
+      await page.waitForSelector(`#graph-svg g.node[data-node-id="${organId}"] circle[r="11"]`);
       assert.equal(await page.inputValue('#graph-node'), organId);
       await page.screenshot({ path: join(ARTIFACTS, `dashboard-${kind}.png`), fullPage: true });
 

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { BACKENDS } from './helpers/db.js';
 import { openEventStream, testServer, type TestServer } from './helpers/server.js';
 
@@ -250,6 +251,12 @@ for (const kind of BACKENDS) {
       assert.equal(await count(s, 'facts'), before);
     });
 
+    it('sends security headers with the dashboard', async () => {
+      const r = await s.app.inject('/');
+      assert.match(r.headers['content-security-policy'] as string, /default-src 'self'/);
+      assert.equal(r.headers['x-content-type-options'], 'nosniff');
+    });
+
     it('accepts ?token= on the event stream', async () => {
       const url = await s.app.listen({ port: 0, host: '127.0.0.1' });
       await assert.rejects(openEventStream(`${url}/api/events`), /401/);
@@ -275,5 +282,30 @@ describe('HTTP error mapping', () => {
     assert.equal(raw.body.error.code, 'SEEDCORE_INVALID_INPUT');
     const unknown = toHttpError(new TypeError('x is undefined'));
     assert.deepEqual([unknown.status, unknown.body.error.code], [500, 'SEEDCORE_INTERNAL']);
+  });
+});
+
+describe('request logs', () => {
+  it('never contain the ?token= of an event stream', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const s = await testServer('pglite', { apiToken: 'log-secret-123', logger: { level: 'info', stream } });
+    try {
+      const url = await s.app.listen({ port: 0, host: '127.0.0.1' });
+      const events = await openEventStream(`${url}/api/events?token=log-secret-123`);
+      await events.next();
+      events.close();
+      await s.app.inject({ url: '/api/overview?token=log-secret-123' });
+    } finally {
+      await s.close();
+    }
+    const log = lines.join('');
+    assert.match(log, /"url":"\/api\/events\?token=\[redacted\]"/);
+    assert.doesNotMatch(log, /log-secret-123/);
   });
 });

@@ -41,9 +41,29 @@ export interface SeedCoreServer {
   features: Features;
 }
 
+/**
+ * The event stream accepts ?token=; keep it out of the request logs. Applies when the logger
+ * is given as options (an object), e.g. by `seedcore serve`.
+ */
+function withRedactedUrls(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (typeof logger !== 'object' || logger === null) return logger;
+  return {
+    ...logger,
+    serializers: {
+      req: (req: { method?: string; url?: string; host?: string; ip?: string }) => ({
+        method: req.method,
+        url: req.url?.replace(/([?&]token=)[^&]*/gi, '$1[redacted]'),
+        host: req.host,
+        remoteAddress: req.ip,
+      }),
+      ...(logger.serializers ?? {}),
+    },
+  };
+}
+
 export async function buildServer(options: ServerOptions): Promise<SeedCoreServer> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: withRedactedUrls(options.logger ?? false),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
   });

@@ -15,13 +15,21 @@ const FILES: Array<{ url: string; file: string; type: string }> = [
   { url: '/dashboard/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
   { url: '/dashboard/graph.js', file: 'graph.js', type: 'text/javascript; charset=utf-8' },
   { url: '/dashboard/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
+  { url: '/dashboard/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
 ];
 
 export function registerDashboard(app: FastifyInstance): void {
+  // Browsers ask for /favicon.ico whatever the page links; answer without an error.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/dashboard/favicon.svg', 301));
   for (const f of FILES) {
     const content = readFileSync(join(DASHBOARD_DIR, f.file));
     app.get(f.url, { schema: { hide: true } }, async (_req, reply) => {
-      void reply.header('content-type', f.type).header('cache-control', 'no-cache');
+      void reply
+        .header('content-type', f.type)
+        .header('cache-control', 'no-cache')
+        .header('x-content-type-options', 'nosniff')
+        // Everything the page loads comes from this server; nothing may frame it.
+        .header('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
       return content;
     });
   }
