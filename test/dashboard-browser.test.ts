@@ -100,6 +100,19 @@ for (const kind of BACKENDS) {
       assert.match((await page.textContent('#instances-table tbody tr')) ?? '', /browser_organ/);
       await page.waitForSelector('#live.on', { timeout: 5000 });
 
+      // Filters: only the waiting (created) task, then all again.
+      await page.selectOption('#filter-status', 'created');
+      await page.click('#task-filters button');
+      await page.locator('#tasks-table tbody tr', { hasText: 'echo' }).waitFor({ state: 'detached' });
+      assert.equal(await page.locator('#tasks-table tbody tr').count(), 1);
+      assert.match((await page.textContent('#tasks-table tbody tr')) ?? '', /graph_rag_query/);
+      await page.selectOption('#filter-status', '');
+      await page.click('#task-filters button');
+      await page
+        .locator('#tasks-table tbody tr')
+        .nth(total - 1)
+        .waitFor();
+
       // Detail view of the echo task.
       await page.locator('#tasks-table tbody tr', { hasText: 'echo' }).click();
       await page.waitForSelector('#detail-panel:not([hidden])');
