@@ -29,7 +29,12 @@ const quietLogger = new Logger(() => (level: string, message: string) => {
 });
 
 export async function runGraphile(url: string, tasks: number, concurrency: number): Promise<SystemResult> {
-  const utils = await makeWorkerUtils({ connectionString: url, logger: quietLogger });
+  // Our own pool (graphile-worker's default pool size, 10), ended before the database is
+  // dropped, with an error listener: graphile-worker releases its pools asynchronously and an
+  // idle connection terminated by DROP DATABASE … WITH (FORCE) would crash the process.
+  const pgPool = new pg.Pool({ connectionString: url, max: 10 });
+  pgPool.on('error', () => undefined);
+  const utils = await makeWorkerUtils({ pgPool, logger: quietLogger });
   try {
     await utils.migrate();
     let t0 = performance.now();
@@ -44,7 +49,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     const preset = { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
     t0 = performance.now();
     const runner = await run({
-      connectionString: url,
+      pgPool,
       concurrency,
       noHandleSignals: true,
       logger: quietLogger,
@@ -62,7 +67,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     // latency (localQueue off: a batch-fetching pool waits for its refetch cycle on a trickle)
     const started = new Map<number, number>();
     const latencyRunner = await run({
-      connectionString: url,
+      pgPool,
       concurrency,
       noHandleSignals: true,
       logger: quietLogger,
@@ -86,6 +91,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     };
   } finally {
     await utils.release();
+    await pgPool.end();
   }
 }
 
