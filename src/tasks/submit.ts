@@ -6,17 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable, Tx } from '../db/types.js';
 import { SeedCoreError, notFound } from '../errors.js';
+import { prepared } from './prepared.js';
 import { TASK_COLUMNS, type TaskRow } from './rows.js';
 import { normaliseBatch, type NormalisedTask } from './validate.js';
 
-function insertSql(): string {
-  return `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status)
+const INSERT_SQL = `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status)
           SELECT x.id, x.type, x.params, x.description, x.domain, x.drift_score, x.run_after, x.status::taskstatus
             FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[], $8::text[])
                  WITH ORDINALITY AS x(id, type, params, description, domain, drift_score, run_after, status, ord)
            ORDER BY x.ord
           RETURNING ${TASK_COLUMNS}`;
-}
 
 function insertParams(tasks: NormalisedTask[], ids: string[], statuses: string[]): unknown[] {
   return [
@@ -42,14 +41,13 @@ export async function submitTasks(db: Db, inputs: unknown, tx?: Queryable): Prom
   const ids = tasks.map((t) => t.id ?? randomUUID());
   const simple = tasks.every((t) => t.dependsOn.length === 0 && t.agentId === null && t.organId === null);
   if (simple) {
-    const res = await (tx ?? db).query<TaskRow>(
-      insertSql(),
-      insertParams(
-        tasks,
-        ids,
-        tasks.map(() => 'queued'),
-      ),
+    const params = insertParams(
+      tasks,
+      ids,
+      tasks.map(() => 'queued'),
     );
+    // The common case (not in a transaction of the caller's) runs as a named prepared statement.
+    const res = tx ? await tx.query<TaskRow>(INSERT_SQL, params) : await prepared<TaskRow>(db, 'submit', INSERT_SQL, params);
     return inInputOrder(res.rows, ids);
   }
   if (tx) return submitInTx(tx, tasks, ids);
@@ -81,7 +79,7 @@ async function submitInTx(tx: Queryable, tasks: NormalisedTask[], ids: string[])
       );
   }
   const statuses = tasks.map((t) => (t.dependsOn.every((d) => depStatus.get(d) === 'completed') ? 'queued' : 'created'));
-  const inserted = await tx.query<TaskRow>(insertSql(), insertParams(tasks, ids, statuses));
+  const inserted = await tx.query<TaskRow>(INSERT_SQL, insertParams(tasks, ids, statuses));
   const src: string[] = [];
   const dst: string[] = [];
   tasks.forEach((t, i) => {
