@@ -34,6 +34,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
   // idle connection terminated by DROP DATABASE … WITH (FORCE) would crash the process.
   const pgPool = new pg.Pool({ connectionString: url, max: 10 });
   pgPool.on('error', () => undefined);
+  pgPool.on('connect', (client) => client.on('error', () => undefined));
   const utils = await makeWorkerUtils({ pgPool, logger: quietLogger });
   try {
     await utils.migrate();

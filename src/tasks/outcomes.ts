@@ -72,8 +72,8 @@ export class OutcomeWriter {
       while (this.pending) {
         const c = this.completions.splice(0, BATCH);
         const f = this.failures.splice(0, BATCH);
-        if (c.length > 0) await this.persist('complete', () => this.writeCompletions(c));
-        if (f.length > 0) await this.persist('fail', () => this.writeFailures(f));
+        if (c.length > 0) await this.persist('complete', () => this.writeCompletions(c), c);
+        if (f.length > 0) await this.persist('fail', () => this.writeFailures(f), f);
       }
     };
     const p: Promise<void> = run().finally(() => {
@@ -85,15 +85,19 @@ export class OutcomeWriter {
   }
 
   /** Retry while the database is unreachable (restart): the outcome must not be lost. */
-  private async persist(where: string, fn: () => Promise<void>): Promise<void> {
+  private async persist(where: string, fn: () => Promise<void>, batch: readonly { id: string }[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (e) {
         this.hooks.onError(where, e);
-        // Other errors are retried a few times; after that the task stays running and its
-        // lease expires, so another worker recovers it (nothing is lost, it runs again).
-        if (!isConnectionError(e) && !isConnectionError((e as { cause?: unknown }).cause) && attempt >= 2) return;
+        // Other errors are retried a few times; then the tasks are given up as lost here: the
+        // worker stops renewing their leases, they expire and another worker recovers them
+        // (nothing is lost, they run again).
+        if (!isConnectionError(e) && !isConnectionError((e as { cause?: unknown }).cause) && attempt >= 2) {
+          for (const x of batch) this.hooks.onWritten(x.id, { kind: 'lost' });
+          return;
+        }
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
       }
     }
