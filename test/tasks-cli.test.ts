@@ -10,9 +10,16 @@ import { BIN, ROOT, spawnSeedcore, waitForLog } from './helpers/procs.js';
 
 const run = promisify(execFile);
 
+/** The child environment without DATABASE_URL: the embedded case must not fall back to the server. */
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'DATABASE_URL') env[k] = v;
+  return env;
+}
+
 async function cli(target: string[], args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, ...target, ...args], { cwd: ROOT, timeout: 60_000 });
+    const r = await run(process.execPath, [BIN, ...target, ...args], { cwd: ROOT, timeout: 60_000, env: childEnv() });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code?: number; stdout?: string; stderr?: string };
@@ -72,7 +79,7 @@ for (const kind of BACKENDS) {
       writeFileSync(mod, 'export default { shout: async (task) => ({ text: String(task.params.text).toUpperCase() }) };\n');
       const a = await cli(target, ['submit', 'shout', '--params', '{"text":"hi"}']);
       const b = await cli(target, ['submit', 'noop']);
-      const w = spawnSeedcore([...target, 'worker', '--handlers', mod, '--concurrency', '2', '--poll-ms', '50', '--no-registry']);
+      const w = spawnSeedcore([...target, 'worker', '--handlers', mod, '--concurrency', '2', '--poll-ms', '50', '--no-registry'], {}, true);
       try {
         await waitForLog(w, 'worker ready', 60_000);
         // PGlite: the worker owns the data directory, so check through its own log lines.

@@ -15,8 +15,11 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-export function spawnSeedcore(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawn `seedcore …`; `withoutDatabaseUrl` drops DATABASE_URL so `--data-dir` means the embedded database. */
+export function spawnSeedcore(args: string[], env: Record<string, string> = {}, withoutDatabaseUrl = false): Proc {
+  const base: NodeJS.ProcessEnv = { ...process.env, ...env };
+  if (withoutDatabaseUrl) delete base.DATABASE_URL;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
     err += b.toString();
