@@ -27,6 +27,8 @@ export class Dispatcher {
   private readonly buffer: Held[] = [];
   private running = 0;
   private claimsInFlight = 0;
+  /** Claims in flight, awaited by stop() (a claim that lands during stop hands its rows back). */
+  private readonly claims = new Set<Promise<void>>();
   /** Rows asked for by claims in flight. */
   private requested = 0;
   private idle = false;
@@ -140,6 +142,7 @@ export class Dispatcher {
       this.held.delete(h.task.id);
     }
     await this.handBack(unstarted, false);
+    await Promise.all(this.claims);
     const graceMs = options.graceMs ?? 10_000;
     if (this.running > 0) {
       await new Promise<void>((resolve) => {
@@ -204,7 +207,7 @@ export class Dispatcher {
     this.requested += limit;
     this.wake = false;
     const owner = this.owner;
-    claimTasks(this.db, owner, limit, this.types, this.options.leaseSeconds)
+    const claim: Promise<void> = claimTasks(this.db, owner, limit, this.types, this.options.leaseSeconds)
       .then((tasks) => {
         this.claimsInFlight--;
         this.requested -= limit;
@@ -222,8 +225,7 @@ export class Dispatcher {
             h.state = 'finished';
             this.held.delete(h.task.id);
           }
-          void this.handBack(unstarted, false);
-          return;
+          return this.handBack(unstarted, false);
         }
         this.pump();
       })
@@ -238,7 +240,9 @@ export class Dispatcher {
           this.idle = false;
           this.pump();
         }, 500);
-      });
+      })
+      .finally(() => this.claims.delete(claim));
+    this.claims.add(claim);
   }
 
   private run(h: Held): void {
