@@ -215,8 +215,21 @@ async function main(): Promise<void> {
     return sc && o ? Math.round((sc.drainPerSec / o.drainPerSec) * 100) / 100 : null;
   };
   const out = {
-    machine: { cpus: os.cpus().length, loadavgAtStart: load.map((x) => Math.round(x * 100) / 100), loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
-    settings: { tasks: TASKS, concurrency: CONCURRENCY, rounds: ROUNDS, seedcorePrefetch: PREFETCH, latencySamples: SAMPLES, latencyGapMs: GAP_MS, pgliteTasks: PGLITE_TASKS },
+    machine: {
+      cpus: os.cpus().length,
+      loadavgAtStart: load.map((x) => Math.round(x * 100) / 100),
+      loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      node: process.version,
+    },
+    settings: {
+      tasks: TASKS,
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      seedcorePrefetch: PREFETCH,
+      latencySamples: SAMPLES,
+      latencyGapMs: GAP_MS,
+      pgliteTasks: PGLITE_TASKS,
+    },
     results,
     ...(Object.keys(errors).length ? { errors } : {}),
     ratios: { drainVsGraphileWorker: ratio('graphile-worker'), drainVsPgBoss: ratio('pg-boss') },
