@@ -159,6 +159,40 @@ for (const kind of BACKENDS) {
       assert.deepEqual(order, ['a', 'b']);
     });
 
+    it('fan-in: the two parents of each dependent, completed concurrently by two workers, release it exactly once', async () => {
+      const n = 40;
+      const parents = await c.submitMany(Array.from({ length: 2 * n }, (_, i) => ({ type: i < n ? 'fan-a' : 'fan-b' })));
+      const children = await c.submitMany(
+        Array.from({ length: n }, (_, i) => ({ type: 'fan-child', dependsOn: [(parents[i] as { id: string }).id, (parents[n + i] as { id: string }).id] })),
+      );
+      const runs = new Map<string, number>();
+      const parent = async (): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 4));
+      const child = async (task: { id: string }): Promise<void> => {
+        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+      };
+      // Worker 1 completes the 'a' parents and worker 2 the 'b' parents, so the two parents of a
+      // dependent are always completed by different transactions, at about the same time. No
+      // healing sweep during the test: the release must happen in the completing transaction.
+      const opts = { concurrency: 4, prefetch: 0, recoveryIntervalMs: 600_000 };
+      const d1 = await startDispatcher(t.db, { ...opts, handlers: { 'fan-a': parent, 'fan-child': child }, ownerId: 'fan-1' });
+      const d2 = await startDispatcher(t.db, { ...opts, handlers: { 'fan-b': parent, 'fan-child': child }, ownerId: 'fan-2' });
+      const ids = children.map((x) => x.id);
+      try {
+        await waitFor(
+          'all dependents completed',
+          async () => {
+            const r = await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1::uuid[]) AND status = 'completed'", [ids]);
+            return r.rows[0]?.n === n;
+          },
+          15_000,
+        );
+      } finally {
+        await Promise.all([d1.stop({ graceMs: 0 }), d2.stop({ graceMs: 0 })]);
+      }
+      assert.equal(runs.size, n);
+      assert.ok([...runs.values()].every((x) => x === 1));
+    });
+
     it('per-type timeout: the signal fires and the attempt fails', async () => {
       let aborted = false;
       const row = await c.submit({ type: 'slow' });
