@@ -1,5 +1,6 @@
 import { connect, type ConnectOptions, type Db } from './db/index.js';
 import { migrate } from './migrate/runner.js';
+import { createTaskFacts } from './facts/index.js';
 import { createEmbeddingsApi, createGraphApi, type EmbeddingsApi, type GraphApi } from './graph/index.js';
 import { TaskCoordinator } from './tasks/coordinator.js';
 import { Dispatcher, type DispatcherOptions } from './tasks/dispatcher.js';
@@ -52,7 +53,8 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
     facts: createFactsApi(db),
     registry,
     createDispatcher(dispatcherOptions: DispatcherOptions): Dispatcher {
-      const d = new Dispatcher(db, dispatcherOptions);
+      // Facts access for handlers (ctx.facts) is on by default through the facade.
+      const d = new Dispatcher(db, { taskFacts: createTaskFacts, ...dispatcherOptions });
       dispatchers.add(d);
       return d;
     },

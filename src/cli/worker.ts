@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
+import { createTaskFacts } from '../facts/index.js';
 import { joinAsWorker, attachRegistry, type WorkerMembership } from '../registry/worker-membership.js';
 import { builtinHandlers } from '../tasks/builtin.js';
 import { Dispatcher } from '../tasks/dispatcher.js';
@@ -52,6 +53,7 @@ interface WorkerOptions {
   graceSeconds: number;
   ownerId?: string;
   registry: boolean;
+  logicalId: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -68,6 +70,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--poll-ms <ms>', 'poll interval besides LISTEN/NOTIFY', parseIntOption('--poll-ms', 5, 3_600_000), 1000)
     .option('--grace-seconds <s>', 'on SIGTERM, how long running handlers may finish', parseSeconds('--grace-seconds'), 10)
     .option('--owner-id <id>', 'owner id written to claimed tasks (default: registry instance id, or host:pid:random)')
+    .option('--logical-id <id>', 'registry logical id this worker registers under', 'dispatcher')
     .option('--no-registry', 'do not register in the runtime registry (tasks are then recovered by lease expiry only)')
     .action(async (opts: WorkerOptions, cmd: Command) => {
       const log = pino({ base: { pid: process.pid, cmd: 'worker' } }, pino.destination(2));
@@ -85,7 +88,7 @@ export function registerWorkerCommand(program: Command): void {
           ?.split(',')
           .map((t) => t.trim())
           .filter(Boolean);
-        if (opts.registry && !opts.ownerId) membership = await joinAsWorker(db, { logicalId: 'seedcore-worker', actorName: 'worker', logger });
+        if (opts.registry && !opts.ownerId) membership = await joinAsWorker(db, { logicalId: opts.logicalId, actorName: 'worker', logger });
         dispatcher = new Dispatcher(db, {
           handlers,
           ...(types ? { types } : {}),
@@ -97,6 +100,8 @@ export function registerWorkerCommand(program: Command): void {
           pollIntervalMs: opts.pollMs,
           ...(opts.ownerId ? { ownerId: opts.ownerId } : membership ? { ownerId: membership.instanceId } : {}),
           logger,
+          // Handlers read and produce facts through ctx.facts; the task<->fact edges are written for them.
+          taskFacts: createTaskFacts,
           onEvent: (e) => {
             if (e.kind === 'failed') log.warn({ taskId: e.id, error: e.error, final: e.final }, 'task attempt failed');
             else if (e.kind === 'lost') log.warn({ taskId: e.id, reason: e.reason }, 'task lost');

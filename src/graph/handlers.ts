@@ -36,6 +36,12 @@ async function graphEmbed(db: Db, task: TaskRecord, ctx: TaskContext): Promise<u
 export function graphHandlers(db: Db): HandlerMap {
   return {
     graph_embed: (task, ctx) => graphEmbed(db, task, ctx),
-    graph_rag_query: (task, ctx) => ragQuery(db, task.params ?? {}, ctx.signal),
+    graph_rag_query: async (task, ctx) => {
+      const result = await ragQuery(db, task.params ?? {}, ctx.signal);
+      // Record the facts the answer used as read by this task (task_reads_fact edges), through
+      // ctx.facts, so the graph keeps the memory-action loop.
+      if (result.facts.length > 0) await ctx.facts.read(result.facts.map((f) => f.fact_id));
+      return result;
+    },
   };
 }
