@@ -9,6 +9,10 @@ import { MIGRATIONS_DIR } from '../src/paths.js';
 import { openSeedCore } from '../src/seedcore.js';
 import { BACKENDS, SERVER_URL, emptyDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
+import { loadMigrations } from '../src/migrate/files.js';
+
+/** Every migration file shipped (001…013). */
+const COUNT = loadMigrations().length;
 
 const tmp = mkdtempSync(join(tmpdir(), 'seedcore-runner-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -25,13 +29,13 @@ for (const kind of BACKENDS) {
       const t = await emptyDb(kind);
       try {
         const dry = await migrate(t.db, { dryRun: true });
-        assert.equal(dry.pending.length, 12);
+        assert.equal(dry.pending.length, COUNT);
         assert.equal(dry.applied.length, 0);
         assert.equal((await t.db.query("SELECT to_regclass('tasks') AS t")).rows[0]?.t ?? null, null);
         const res = await migrate(t.db);
-        assert.equal(res.applied.length, 12);
+        assert.equal(res.applied.length, COUNT);
         const status = await migrationStatus(t.db);
-        assert.equal(status.filter((s) => s.state === 'applied').length, 12);
+        assert.equal(status.filter((s) => s.state === 'applied').length, COUNT);
         const ledger = await t.db.query<{ version: number; name: string; checksum: string; applied_at: Date; duration_ms: number }>(
           'SELECT * FROM seedcore_migrations ORDER BY version',
         );
@@ -39,7 +43,7 @@ for (const kind of BACKENDS) {
         assert.match(ledger.rows[0]?.checksum ?? '', /^[0-9a-f]{64}$/);
         assert.ok(ledger.rows.every((r) => r.applied_at instanceof Date && r.duration_ms >= 0));
         const again = await migrate(t.db);
-        assert.deepEqual([again.applied.length, again.skipped], [0, 12]);
+        assert.deepEqual([again.applied.length, again.skipped], [0, COUNT]);
       } finally {
         await t.cleanup();
       }
@@ -69,14 +73,14 @@ for (const kind of BACKENDS) {
       const t = await emptyDb(kind);
       const dir = copyMigrations(`failing-${kind}`);
       try {
-        writeFileSync(join(dir, '013_bad.sql'), 'BEGIN;\nCREATE TABLE half_done (id int);\nSELECT 1/0;\nCOMMIT;\n');
+        writeFileSync(join(dir, '900_bad.sql'), 'BEGIN;\nCREATE TABLE half_done (id int);\nSELECT 1/0;\nCOMMIT;\n');
         await assert.rejects(
           migrate(t.db, { dir }),
-          (e: Error & { code?: string }) => e.code === 'SEEDCORE_MIGRATION_FAILED' && e.message.includes('013_bad.sql'),
+          (e: Error & { code?: string }) => e.code === 'SEEDCORE_MIGRATION_FAILED' && e.message.includes('900_bad.sql'),
         );
         assert.equal((await t.db.query("SELECT to_regclass('half_done')::text AS t")).rows[0]?.t ?? null, null);
-        assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM seedcore_migrations')).rows[0]?.n, 12);
-        writeFileSync(join(dir, '013_bad.sql'), 'CREATE TABLE no_tx (id int);\n');
+        assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM seedcore_migrations')).rows[0]?.n, COUNT);
+        writeFileSync(join(dir, '900_bad.sql'), 'CREATE TABLE no_tx (id int);\n');
         await assert.rejects(migrate(t.db, { dir }), /must start with a 'BEGIN;' line/);
       } finally {
         await t.cleanup();
@@ -128,9 +132,9 @@ describe('CLI: migrate, status, verify', () => {
         assert.equal(a.code, 0, a.stderr);
         assert.equal(b.code, 0, b.stderr);
         const ledger = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM seedcore_migrations');
-        assert.equal(ledger.rows[0]?.n, 12);
+        assert.equal(ledger.rows[0]?.n, COUNT);
         const status = await runCli(['--json', 'status'], env);
-        assert.equal((JSON.parse(status.stdout) as { state: string }[]).filter((s) => s.state === 'applied').length, 12);
+        assert.equal((JSON.parse(status.stdout) as { state: string }[]).filter((s) => s.state === 'applied').length, COUNT);
         await t.db.exec('DROP VIEW hgnn_edges');
         const verify = await runCli(['verify'], env);
         assert.equal(verify.code, 1);

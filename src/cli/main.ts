@@ -3,6 +3,7 @@ import { isSeedCoreError } from '../errors.js';
 import { exitCodeFor } from './context.js';
 import { registerMigrateCommands } from './migrate.js';
 import { registerFactsCommands } from './facts.js';
+import { registerSchedulingCommands } from './scheduling.js';
 
 export function buildProgram(): Command {
   const program = new Command('seedcore')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerMigrateCommands(program);
   registerFactsCommands(program);
+  registerSchedulingCommands(program);
   return program;
 }
 

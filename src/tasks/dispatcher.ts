@@ -11,7 +11,9 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { cancelDependents, healCreated, promoteDependents } from './dependencies.js';
 import type { HandlerMap, TaskFacts, TaskLogger, TaskRecord } from './types.js';
 import { OutcomeWriter } from './outcomes.js';
-import { claimTasks, recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.js';
+import { recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.js';
+import { claimTasks, claimWithLimits, expireTasks, limitedQueues } from './claim.js';
+import { ScheduleRunner } from './schedules.js';
 import { makeContext } from './context.js';
 
 export interface DispatcherOptions {
@@ -19,6 +21,20 @@ export interface DispatcherOptions {
   handlers: HandlerMap;
   /** Claim only these types (each must have a handler). @defaultValue every type in `handlers` */
   types?: string[];
+  /** Named queues this worker serves (tasks.queue). @defaultValue ['default'] */
+  queues?: string[];
+  /**
+   * Priority aging: a task due for this many seconds competes one priority level higher (a low
+   * task due for 3 × agingSeconds competes with critical ones), so no level starves. 0 = strict
+   * priority. @defaultValue 300
+   */
+  agingSeconds?: number;
+  /** How often the list of this worker's queues that have a concurrency limit is re-read. @defaultValue 5000 */
+  limitsRefreshMs?: number;
+  /** Fire due cron schedules (task_schedules) from this worker; each slot fires once cluster-wide. @defaultValue true */
+  schedules?: boolean;
+  /** How often schedules are evaluated. @defaultValue 1000 */
+  scheduleIntervalMs?: number;
   /** Handlers running at once. @defaultValue 8 */
   concurrency?: number;
   /**
@@ -33,7 +49,7 @@ export interface DispatcherOptions {
   /** Executions per task, on every path (failure, timeout, lease expiry). @defaultValue 3 */
   maxAttempts?: number;
   backoff?: BackoffOptions;
-  /** Per-type handler timeout in ms; on expiry the signal fires and the attempt fails. */
+  /** Per-type handler timeout in ms; on expiry the signal fires and the attempt fails. A task's own timeout_seconds wins. */
   timeouts?: Record<string, number>;
   /** Timeout for types not in `timeouts`; 0 = none. @defaultValue 0 */
   defaultTimeoutMs?: number;
@@ -81,6 +97,12 @@ export class Dispatcher {
   readonly options: Required<Pick<DispatcherOptions, 'concurrency' | 'prefetch' | 'leaseSeconds' | 'heartbeatSeconds' | 'maxAttempts' | 'pollIntervalMs'>>;
   private owner: string;
   private readonly types: string[];
+  private readonly queues: string[];
+  private readonly agingSeconds: number;
+  /** Served queues with a queue_limits row (claimed under the limit lock); refreshed periodically. */
+  private limited: string[] = [];
+  private limitsRead = false;
+  private scheduler: ScheduleRunner | undefined;
   private readonly held = new Map<string, Held>();
   private readonly buffer: Held[] = [];
   private running = 0;
@@ -124,6 +146,10 @@ export class Dispatcher {
       pollIntervalMs: num('pollIntervalMs', o.pollIntervalMs ?? 1000, 5),
     };
     if (this.options.heartbeatSeconds >= this.options.leaseSeconds) throw invalidInput('dispatcher: heartbeatSeconds must be shorter than leaseSeconds');
+    this.queues = o.queues ?? ['default'];
+    if (!Array.isArray(this.queues) || this.queues.length === 0 || this.queues.some((q) => typeof q !== 'string' || q.length < 1 || q.length > 200))
+      throw invalidInput('dispatcher: queues must be a non-empty array of queue names (1–200 characters)');
+    this.agingSeconds = num('agingSeconds', o.agingSeconds ?? 300, 0);
     this.owner = o.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.log = o.logger ?? noopLogger;
     this.writer = new OutcomeWriter(db, {
@@ -177,7 +203,12 @@ export class Dispatcher {
     every(this.options.heartbeatSeconds * 1000, () => void this.renew());
     const recoveryMs = this.opts.recoveryIntervalMs ?? Math.max(100, Math.min(5000, this.options.leaseSeconds * 500));
     every(recoveryMs, () => void this.recover());
-    this.log.info('dispatcher started', { ownerId: this.owner, types: this.types, ...this.options });
+    every(this.opts.limitsRefreshMs ?? 5000, () => void this.refreshLimits());
+    if (this.opts.schedules !== false) {
+      this.scheduler = new ScheduleRunner(this.db, { onError: (e) => this.emitError('schedules', e) });
+      every(this.opts.scheduleIntervalMs ?? 1000, () => void this.scheduler?.tick());
+    }
+    this.log.info('dispatcher started', { ownerId: this.owner, types: this.types, queues: this.queues, ...this.options });
     this.pump();
   }
 
@@ -265,7 +296,7 @@ export class Dispatcher {
     this.claiming = true;
     this.wake = false;
     const owner = this.owner;
-    claimTasks(this.db, owner, capacity, this.types, this.options.leaseSeconds)
+    this.claim(owner, capacity)
       .then((tasks) => {
         this.claiming = false;
         if (tasks.length < capacity && !this.wake) this.idle = true;
@@ -296,13 +327,30 @@ export class Dispatcher {
       });
   }
 
+  /** One claim: a single statement, or a short transaction when a served queue has a limit. */
+  private async claim(owner: string, limit: number): Promise<TaskRecord[]> {
+    if (!this.limitsRead) await this.refreshLimits();
+    const o = { owner, limit, types: this.types, queues: this.queues, leaseSeconds: this.options.leaseSeconds, agingSeconds: this.agingSeconds };
+    if (this.limited.length > 0) return claimWithLimits(this.db, o, this.limited);
+    return claimTasks(this.db, { ...o, limitsLocked: false });
+  }
+
+  private async refreshLimits(): Promise<void> {
+    try {
+      this.limited = await limitedQueues(this.db, this.queues);
+      this.limitsRead = true;
+    } catch (e) {
+      this.emitError('limits', e);
+    }
+  }
+
   private run(h: Held): void {
     h.state = 'running';
     this.running++;
     const task = h.task;
     const handler = this.opts.handlers[task.type];
     this.opts.onEvent?.({ kind: 'started', task });
-    const timeoutMs = this.opts.timeouts?.[task.type] ?? this.opts.defaultTimeoutMs ?? 0;
+    const timeoutMs = task.timeout_seconds != null ? task.timeout_seconds * 1000 : (this.opts.timeouts?.[task.type] ?? this.opts.defaultTimeoutMs ?? 0);
     if (timeoutMs > 0) {
       h.timer = setTimeout(() => this.finish(h, new SeedCoreError('SEEDCORE_TIMEOUT', `timed out after ${timeoutMs} ms`)), timeoutMs);
     }
@@ -438,6 +486,8 @@ export class Dispatcher {
           limit: 500,
         });
         const failed = rows.filter((r) => r.status === 'failed').map((r) => r.id);
+        // Waiting tasks whose window closed: cancelled ('expired'), their dependents too.
+        failed.push(...(await expireTasks(tx)));
         if (failed.length > 0) await cancelDependents(tx, failed);
         return rows;
       });
