@@ -47,11 +47,13 @@ export async function pruneTasks(db: Queryable, o: PruneOptions): Promise<{ dele
   for (const s of statuses) if (!PRUNABLE.includes(s)) throw invalidInput(`only ended tasks can be pruned (${PRUNABLE.join(', ')}), not '${String(s)}'`);
   let deleted = 0;
   let batches = 0;
+  // Statuses go as text[] and are cast in SQL: PGlite does not know the taskstatus[] array
+  // type when the enum was created in the same session (first start of a data directory).
   for (;;) {
     const res = await db.query(
       `DELETE FROM tasks WHERE id IN (
          SELECT t.id FROM tasks t
-          WHERE t.status = ANY($1::taskstatus[])
+          WHERE t.status = ANY($1::text[]::taskstatus[])
             AND t.created_at < now() - make_interval(secs => $2::float8)
             AND t.updated_at < now() - make_interval(secs => $2::float8)
             AND NOT EXISTS (SELECT 1 FROM graph_node_map m WHERE m.ext_uuid = t.id AND m.node_type = 'task' AND m.ext_table = 'tasks')
