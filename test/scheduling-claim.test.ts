@@ -50,7 +50,10 @@ for (const kind of BACKENDS) {
         [{ run_after: '2030-01-02T00:00:00Z', expires_at: '2030-01-01T00:00:00Z' }, /window would be empty/],
       ];
       for (const [extra, re] of bad) {
-        await assert.rejects(tasks.submit({ type: 't', ...extra }), (e: Error & { code?: string }) => e.code === 'SEEDCORE_INVALID_INPUT' && re.test(e.message));
+        await assert.rejects(
+          tasks.submit({ type: 't', ...extra }),
+          (e: Error & { code?: string }) => e.code === 'SEEDCORE_INVALID_INPUT' && re.test(e.message),
+        );
       }
       assert.equal((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks')).rows[0]?.n, 2);
     });
@@ -91,12 +94,7 @@ for (const kind of BACKENDS) {
     });
 
     it('serves only the named queues', async () => {
-      await tasks.submitMany([
-        { type: 't', queue: 'a' },
-        { type: 't', queue: 'b' },
-        { type: 't', queue: 'c' },
-        { type: 't' },
-      ]);
+      await tasks.submitMany([{ type: 't', queue: 'a' }, { type: 't', queue: 'b' }, { type: 't', queue: 'c' }, { type: 't' }]);
       const got = await claimTasks(t.db, { ...base, limit: 10, queues: ['a', 'c'] });
       assert.deepEqual(got.map((x) => x.queue).sort(), ['a', 'c']);
       const rest = await claimTasks(t.db, { ...base, limit: 10 });
@@ -188,10 +186,7 @@ for (const kind of BACKENDS) {
         for (let round = 0; round < 10; round++) {
           const claimed = await Promise.all(Array.from({ length: 12 }, (_, i) => claimWithLimits(t.db, { ...o, owner: `w${i}` }, ['lim'])));
           const running = (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'")).rows[0]?.n ?? 0;
-          assert.equal(
-            before + claimed.reduce((n, c) => n + c.length, 0),
-            running,
-          );
+          assert.equal(before + claimed.reduce((n, c) => n + c.length, 0), running);
           maxRunning = Math.max(maxRunning, running);
           // finish a few, so claimers compete for freed slots
           await t.db.exec("UPDATE tasks SET status = 'completed' WHERE id IN (SELECT id FROM tasks WHERE status = 'running' LIMIT 3)");

@@ -11,7 +11,10 @@ describe('cron parser', () => {
     assert.deepEqual([...s.minutes], [0, 15, 30, 45]);
     assert.deepEqual([...s.hours], [9, 13, 17]);
     assert.deepEqual([...s.days], [1, 15]);
-    assert.deepEqual([...s.months].sort((a, b) => a - b), [1, 2, 3, 12]);
+    assert.deepEqual(
+      [...s.months].sort((a, b) => a - b),
+      [1, 2, 3, 12],
+    );
     assert.deepEqual([...s.weekdays].sort(), [1, 2, 3, 4, 5]);
     assert.equal(s.domRestricted, true);
     assert.equal(s.dowRestricted, true);
@@ -36,7 +39,12 @@ describe('cron parser', () => {
       ['1/2/3 * * * *', /malformed/],
       ['@sometimes', /5 fields/],
     ];
-    for (const [cron, re] of bad) assert.throws(() => parseCron(cron), (e: Error & { code?: string }) => e.code === 'SEEDCORE_INVALID_INPUT' && re.test(e.message), cron);
+    for (const [cron, re] of bad)
+      assert.throws(
+        () => parseCron(cron),
+        (e: Error & { code?: string }) => e.code === 'SEEDCORE_INVALID_INPUT' && re.test(e.message),
+        cron,
+      );
   });
 });
 
@@ -81,9 +89,6 @@ describe('next slot', () => {
     assert.equal(iso(latestSlot(parseCron('* * * * *'), new Date('2025-01-01T00:00:00Z'), new Date('2026-01-01T10:47:30Z'))), '2026-01-01T10:47:00.000Z');
     assert.ok(performance.now() - t0 < 2000);
     // A yearly schedule whose slot was 10 days ago, last fired a year before.
-    assert.equal(
-      iso(latestSlot(parseCron('@yearly'), new Date('2025-01-01T00:00:00Z'), new Date('2026-01-11T00:00:00Z'))),
-      '2026-01-01T00:00:00.000Z',
-    );
+    assert.equal(iso(latestSlot(parseCron('@yearly'), new Date('2025-01-01T00:00:00Z'), new Date('2026-01-11T00:00:00Z'))), '2026-01-01T00:00:00.000Z');
   });
 });

@@ -33,7 +33,8 @@ for (const kind of BACKENDS) {
           ('00000000-0000-4000-8000-000000000003', 'dep-b', 'completed', now() - interval '10 days', now() - interval '9 days');
         SELECT ensure_task_node('00000000-0000-4000-8000-000000000001');`);
       // The edge insert may register graph nodes too (edge triggers); delete those so the edge alone keeps them.
-      await t.db.exec(`INSERT INTO task_depends_on_task (src_task_id, dst_task_id) VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003');
+      await t.db
+        .exec(`INSERT INTO task_depends_on_task (src_task_id, dst_task_id) VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003');
         DELETE FROM graph_node_map WHERE ext_uuid IN ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003');`);
       const progress: number[] = [];
       const r = await pruneTasks(t.db, { olderThanSeconds: 7 * 86_400, batchSize: 100, onProgress: (p) => progress.push(p.deleted) });
@@ -44,7 +45,7 @@ for (const kind of BACKENDS) {
         left.rows.map((x) => `${x.type}:${x.n}`),
         ['dep-a:1', 'dep-b:1', 'graph:1', 'old-failed:5', 'recent:7', 'waiting:3'],
       );
-      const failed = await pruneTasks(t.db, { olderThanSeconds: 7 * 86_400, statuses: ['failed'] });
+      const failed = await pruneTasks(t.db, { olderThanSeconds: 7 * 86_400, statuses: ['failed'], vacuum: true });
       assert.equal(failed.deleted, 5);
       await assert.rejects(pruneTasks(t.db, { olderThanSeconds: 1, statuses: ['queued'] }), { code: 'SEEDCORE_INVALID_INPUT' });
       await assert.rejects(pruneTasks(t.db, { olderThanSeconds: 1, batchSize: 0 }), { code: 'SEEDCORE_INVALID_INPUT' });
@@ -55,7 +56,9 @@ for (const kind of BACKENDS) {
       const dir = `${process.env.TMPDIR ?? '/tmp'}/seedcore-prune-${process.pid}-${Date.now()}`;
       const pre = kind === 'postgres' ? [] : ['--data-dir', dir];
       if (kind === 'postgres')
-        await t.db.exec("INSERT INTO tasks (type, status, created_at, updated_at) SELECT 'x', 'completed', now() - interval '3 days', now() - interval '3 days' FROM generate_series(1, 25)");
+        await t.db.exec(
+          "INSERT INTO tasks (type, status, created_at, updated_at) SELECT 'x', 'completed', now() - interval '3 days', now() - interval '3 days' FROM generate_series(1, 25)",
+        );
       try {
         const res = await runCli([...pre, '--json', 'tasks', 'prune', '--older-than', '2d', '--batch', '10'], env);
         assert.equal(res.code, 0, res.stderr);

@@ -20,7 +20,15 @@ for (const kind of BACKENDS) {
     });
 
     it('set / get / list / enable / disable / delete, with validation', async () => {
-      const s = await schedules.set({ name: 'nightly', cron: '0 3 * * *', type: 'noop', params: { a: 1 }, queue: 'batch', priority: 'low', timezone: 'Europe/Berlin' });
+      const s = await schedules.set({
+        name: 'nightly',
+        cron: '0 3 * * *',
+        type: 'noop',
+        params: { a: 1 },
+        queue: 'batch',
+        priority: 'low',
+        timezone: 'Europe/Berlin',
+      });
       assert.deepEqual([s.name, s.cron, s.timezone, s.queue, s.priority, s.enabled], ['nightly', '0 3 * * *', 'Europe/Berlin', 'batch', 'low', true]);
       assert.ok(s.next_slot && s.next_slot > s.last_slot);
       assert.equal(s.next_slot?.getUTCMinutes(), 0);
@@ -55,7 +63,10 @@ for (const kind of BACKENDS) {
       const task = await t.db.query<{ type: string; queue: string; priority: string; params: unknown; description: string }>(
         'SELECT type, queue, priority::text AS priority, params, description FROM tasks',
       );
-      assert.deepEqual(task.rows.map((r) => [r.type, r.queue, r.priority, r.params]), [['noop', 'q1', 'high', { p: 1 }]]);
+      assert.deepEqual(
+        task.rows.map((r) => [r.type, r.queue, r.priority, r.params]),
+        [['noop', 'q1', 'high', { p: 1 }]],
+      );
       assert.match(task.rows[0]?.description ?? '', /^schedule m @ /);
       assert.equal((await schedules.get('m')).last_task_id, fired[0]?.taskId);
       // A disabled schedule does not fire; enabling it does not fire the missed slots.
@@ -71,7 +82,7 @@ for (const kind of BACKENDS) {
       await t.db.exec("UPDATE task_schedules SET last_slot = now() - interval '400 days'");
       const results = await Promise.all(Array.from({ length: 6 }, () => new TaskSchedules(t.db).fireDue()));
       assert.equal(results.flat().length, 10);
-      const per = await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks GROUP BY description ORDER BY 1 DESC LIMIT 1");
+      const per = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks GROUP BY description ORDER BY 1 DESC LIMIT 1');
       assert.equal(per.rows[0]?.n, 1);
     });
 
@@ -141,7 +152,9 @@ describe('cron schedules across processes', () => {
           "SELECT count(DISTINCT split_part(description, ' ', 2))::int AS n FROM tasks WHERE queue = 'nobody'",
         );
         assert.equal(perSchedule.rows[0]?.n, 20);
-        const live = await t.db.query<{ n: number }>("SELECT count(DISTINCT application_name)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'seedcore-worker'");
+        const live = await t.db.query<{ n: number }>(
+          "SELECT count(DISTINCT application_name)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'seedcore-worker'",
+        );
         assert.ok((live.rows[0]?.n ?? 0) >= 1, 'workers were connected');
       } finally {
         for (const c of children) c.kill('SIGTERM');

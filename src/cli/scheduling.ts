@@ -126,7 +126,8 @@ function registerPrune(program: Command): void {
     .requiredOption('--older-than <age>', 'e.g. 7d, 12h, 30m')
     .option('--batch <n>', 'rows deleted per statement', parseIntOption('--batch', 1, 100_000), 5000)
     .option('--status <list>', `statuses to prune (comma-separated: completed, failed, cancelled)`, 'completed')
-    .action(async (o: { olderThan: string; batch: number; status: string }, cmd: Command) => {
+    .option('--vacuum', 'VACUUM tasks afterwards (when autovacuum is off or lags)')
+    .action(async (o: { olderThan: string; batch: number; status: string; vacuum?: boolean }, cmd: Command) => {
       const statuses = list(o.status) as TaskStatus[];
       for (const s of statuses) if (!TASK_STATUSES.includes(s)) throw invalidInput(`unknown status '${s}'`);
       const json = globalOptions(cmd).json;
@@ -135,6 +136,7 @@ function registerPrune(program: Command): void {
           olderThanSeconds: parseAge(o.olderThan),
           batchSize: o.batch,
           statuses,
+          vacuum: o.vacuum === true,
           onProgress: (p) => {
             if (!json) process.stderr.write(`\rpruned ${p.deleted} tasks (${p.batches} batches)`);
           },

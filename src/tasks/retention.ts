@@ -25,6 +25,12 @@ export interface PruneOptions {
   maxBatches?: number;
   /** Called after each batch with the running total. */
   onProgress?(p: { deleted: number; batches: number }): void;
+  /**
+   * Run `VACUUM tasks` afterwards (when something was deleted), so the space of the deleted
+   * and updated row versions is reused at once — for servers where autovacuum is off or lags.
+   * Needs a connection outside any transaction (not with a Tx). @defaultValue false
+   */
+  vacuum?: boolean;
 }
 
 const PRUNABLE: TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -68,5 +74,6 @@ export async function pruneTasks(db: Queryable, o: PruneOptions): Promise<{ dele
     o.onProgress?.({ deleted, batches });
     if (res.rowCount < batch || (o.maxBatches && batches >= o.maxBatches)) break;
   }
+  if (o.vacuum && deleted > 0) await db.query('VACUUM tasks');
   return { deleted, batches };
 }
