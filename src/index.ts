@@ -38,3 +38,21 @@ export {
   type TaskStatus,
   type FactRef,
 } from './tasks/index.js';
+export {
+  TaskSchedules,
+  ScheduleRunner,
+  parseCron,
+  nextSlot,
+  latestSlot,
+  setQueueLimit,
+  listQueues,
+  pruneTasks,
+  parseAge,
+  TASK_PRIORITIES,
+  type ScheduleInput,
+  type ScheduleRow,
+  type CronSpec,
+  type QueueInfo,
+  type PruneOptions,
+  type TaskPriority,
+} from './tasks/index.js';
