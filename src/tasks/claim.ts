@@ -32,14 +32,30 @@ export interface ClaimOptions {
   limitsLocked: boolean;
 }
 
-const CLAIM_SQL = `
-WITH qs AS MATERIALIZED (
-  SELECT q.name,
-         CASE WHEN l.queue IS NULL THEN $2::int
-              ELSE greatest(0, l.max_running - (SELECT count(*)::int FROM tasks r WHERE r.status = 'running' AND r.queue = q.name)) END AS slots
-    FROM unnest($4::text[]) AS q(name) LEFT JOIN queue_limits l ON l.queue = q.name
-   WHERE l.queue IS NULL OR $7::bool
-),
+/**
+ * Candidates: one locked range scan per (queue, priority). `qs` yields the served queues and
+ * their slots; the fast variant (no limited queue involved) skips the running counts and the
+ * per-queue window.
+ */
+function claimSql(limited: boolean): string {
+  const qs = limited
+    ? `SELECT q.name,
+              CASE WHEN l.queue IS NULL THEN $2::int
+                   ELSE greatest(0, l.max_running - (SELECT count(*)::int FROM tasks r WHERE r.status = 'running' AND r.queue = q.name)) END AS slots
+         FROM unnest($4::text[]) AS q(name) LEFT JOIN queue_limits l ON l.queue = q.name`
+    : `SELECT q.name, $2::int AS slots
+         FROM unnest($4::text[]) AS q(name)
+        WHERE NOT EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = q.name)`;
+  const pick = limited
+    ? `SELECT r.id FROM (
+         SELECT cand.*, row_number() OVER (PARTITION BY cand.queue ORDER BY cand.eff, cand.due, cand.created_at) AS nq FROM cand) r
+         JOIN qs ON qs.name = r.queue
+        WHERE r.nq <= qs.slots
+        ORDER BY r.eff, r.due, r.created_at
+        LIMIT $2::int`
+    : `SELECT cand.id FROM cand ORDER BY cand.eff, cand.due, cand.created_at LIMIT $2::int`;
+  return `
+WITH qs AS MATERIALIZED (${qs}),
 cand AS MATERIALIZED (
   SELECT c.id, c.queue, c.due, c.created_at,
          greatest(0, p.lvl - 1 - CASE WHEN $6::float8 > 0 THEN floor(extract(epoch FROM now() - c.due) / $6::float8)::int ELSE 0 END) AS eff
@@ -57,25 +73,23 @@ cand AS MATERIALIZED (
         FOR UPDATE SKIP LOCKED) c
    WHERE qs.slots > 0
 ),
-pick AS (
-  SELECT r.id FROM (
-    SELECT cand.*, row_number() OVER (PARTITION BY cand.queue ORDER BY cand.eff, cand.due, cand.created_at) AS nq FROM cand) r
-    JOIN qs ON qs.name = r.queue
-   WHERE r.nq <= qs.slots
-   ORDER BY r.eff, r.due, r.created_at
-   LIMIT $2::int
-)
+pick AS (${pick})
 UPDATE tasks t
    SET status = 'running', owner_id = $1, locked_by = $1, locked_at = now(), last_heartbeat = now(),
        lease_expires_at = now() + make_interval(secs => $5::float8), attempts = t.attempts + 1, updated_at = now()
-  FROM pick
- WHERE t.id = pick.id
+  -- = ANY(ARRAY(…)): primary-key look-ups; a join here may be planned as a hash join over a
+  -- sequential scan of the whole table.
+ WHERE t.id = ANY (ARRAY(SELECT id FROM pick))
 RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts,
           t.queue, t.priority::text AS priority, t.max_attempts, t.timeout_seconds`;
+}
+
+const CLAIM_FAST = claimSql(false);
+const CLAIM_LIMITED = claimSql(true);
 
 /** One claim statement (autocommit, or inside the caller's transaction). attempts + 1: executions started. */
 export async function claimTasks(q: Queryable, o: ClaimOptions): Promise<TaskRecord[]> {
-  const res = await q.query<TaskRecord>(CLAIM_SQL, [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds, o.limitsLocked]);
+  const res = await q.query<TaskRecord>(o.limitsLocked ? CLAIM_LIMITED : CLAIM_FAST, [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds]);
   return res.rows;
 }
 

@@ -28,6 +28,19 @@ function insertSql(): string {
           RETURNING ${TASK_COLUMNS}`;
 }
 
+const PLAIN_INSERT = `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status)
+          SELECT x.id, x.type, x.params, x.description, x.domain, x.drift_score, x.run_after, x.status::taskstatus
+            FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[], $8::text[])
+                 WITH ORDINALITY AS x(id, type, params, description, domain, drift_score, run_after, status, ord)
+           ORDER BY x.ord
+          RETURNING ${TASK_COLUMNS}`;
+
+function isPlain(t: NormalisedTask): boolean {
+  return (
+    t.priority === 'normal' && t.queue === 'default' && t.max_attempts === null && t.timeout_seconds === null && t.dedup_key === null && t.expires_at === null
+  );
+}
+
 function insertParams(tasks: NormalisedTask[], ids: string[], statuses: string[]): unknown[] {
   return [
     ids,
@@ -101,7 +114,13 @@ export async function submitTasks(db: Db, inputs: unknown, tx?: Queryable): Prom
   if (simple) {
     const statuses = tasks.map(() => 'queued');
     if (tasks.some((t) => t.dedup_key !== null)) return insertDedup(tx ?? db, tasks, ids, statuses);
-    const res = await (tx ?? db).query<TaskRow>(insertSql(), insertParams(tasks, ids, statuses));
+    // Plain tasks (every 013 field at its default) keep the narrower 8-array insert: bulk
+    // submission is a hot path.
+    const plain = tasks.every(isPlain);
+    const res = await (tx ?? db).query<TaskRow>(
+      plain ? PLAIN_INSERT : insertSql(),
+      plain ? insertParams(tasks, ids, statuses).slice(0, 8) : insertParams(tasks, ids, statuses),
+    );
     return inInputOrder(res.rows, ids);
   }
   if (tx) return submitInTx(tx, tasks, ids);
