@@ -26,10 +26,11 @@ export interface ClaimOptions {
   agingSeconds: number;
   /**
    * True when the caller holds the queue_limits rows of the limited queues it serves (FOR
-   * UPDATE, this transaction): those queues are then claimed up to their free slots. When
-   * false, limited queues are skipped (never over-claimed).
+   * UPDATE, this transaction, names in `lockedQueues`): those queues are then claimed up to
+   * their free slots. Limited queues whose row is not held are skipped (never over-claimed).
    */
   limitsLocked: boolean;
+  lockedQueues?: readonly string[];
 }
 
 /**
@@ -42,7 +43,8 @@ function claimSql(limited: boolean): string {
     ? `SELECT q.name,
               CASE WHEN l.queue IS NULL THEN $2::int
                    ELSE greatest(0, l.max_running - (SELECT count(*)::int FROM tasks r WHERE r.status = 'running' AND r.queue = q.name)) END AS slots
-         FROM unnest($4::text[]) AS q(name) LEFT JOIN queue_limits l ON l.queue = q.name`
+         FROM unnest($4::text[]) AS q(name) LEFT JOIN queue_limits l ON l.queue = q.name
+        WHERE l.queue IS NULL OR l.queue = ANY($7::text[])`
     : `SELECT q.name, $2::int AS slots
          FROM unnest($4::text[]) AS q(name)
         WHERE NOT EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = q.name)`;
@@ -89,7 +91,8 @@ const CLAIM_LIMITED = claimSql(true);
 
 /** One claim statement (autocommit, or inside the caller's transaction). attempts + 1: executions started. */
 export async function claimTasks(q: Queryable, o: ClaimOptions): Promise<TaskRecord[]> {
-  const res = await q.query<TaskRecord>(o.limitsLocked ? CLAIM_LIMITED : CLAIM_FAST, [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds]);
+  const params = [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds];
+  const res = await q.query<TaskRecord>(o.limitsLocked ? CLAIM_LIMITED : CLAIM_FAST, o.limitsLocked ? [...params, o.lockedQueues ?? []] : params);
   return res.rows;
 }
 
@@ -112,7 +115,7 @@ export async function claimWithLimits(
 ): Promise<TaskRecord[]> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT queue FROM queue_limits WHERE queue = ANY($1::text[]) ORDER BY queue FOR UPDATE', [limited]);
-    return claimTasks(tx, { ...o, limitsLocked: true });
+    return claimTasks(tx, { ...o, limitsLocked: true, lockedQueues: limited });
   });
 }
 
