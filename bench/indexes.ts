@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PostgresDb } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
+import { claimTasks } from '../src/tasks/claim.js';
 
 const URL_ = process.env.DATABASE_URL;
 const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
@@ -17,7 +18,7 @@ const LOOPS = Number(process.env.BENCH_LOOPS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const ORIGINAL_INDEXES = `
-DROP INDEX IF EXISTS idx_tasks_claim, idx_tasks_running, idx_tasks_status, idx_tasks_created_at, idx_tasks_type, idx_tasks_domain;
+DROP INDEX IF EXISTS idx_tasks_claim, idx_tasks_running, idx_tasks_status, idx_tasks_created_at, idx_tasks_type, idx_tasks_domain, idx_tasks_dedup, idx_tasks_expires;
 CREATE INDEX idx_tasks_status ON tasks (status);
 CREATE INDEX idx_tasks_created_at ON tasks (created_at);
 CREATE INDEX idx_tasks_run_after ON tasks (run_after);
@@ -61,15 +62,27 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-async function loop(url: string, owner: string): Promise<number> {
+/** The seedcore set is claimed with the dispatcher's claim (priority/queue order since 013). */
+async function loop(url: string, owner: string, indexSet: 'original' | 'seedcore'): Promise<number> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
+  const q = {
+    query: async <R extends object>(sql: string, params?: readonly unknown[]) => {
+      const r = await c.query(sql, params as unknown[]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+    },
+  };
   let done = 0;
   try {
     for (;;) {
-      const claimed = await c.query<{ id: string }>(CLAIM, [owner, BATCH]);
-      if (claimed.rowCount === 0) break;
-      const r = await c.query(COMPLETE, [claimed.rows.map((x) => x.id), owner]);
+      const ids =
+        indexSet === 'original'
+          ? (await c.query<{ id: string }>(CLAIM, [owner, BATCH])).rows.map((x) => x.id)
+          : (await claimTasks(q, { owner, limit: BATCH, types: ['noop'], queues: ['default'], leaseSeconds: 600, agingSeconds: 300, limitsLocked: false })).map(
+              (x) => x.id,
+            );
+      if (ids.length === 0) break;
+      const r = await c.query(COMPLETE, [ids, owner]);
       done += r.rowCount ?? 0;
     }
   } finally {
@@ -91,7 +104,7 @@ async function run(indexSet: 'original' | 'seedcore'): Promise<{ tasksPerSecond:
       await db.exec('VACUUM ANALYZE tasks');
       const indexes = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'tasks'")).rows[0]?.n ?? 0;
       const started = performance.now();
-      const counts = await Promise.all(Array.from({ length: LOOPS }, (_, i) => loop(url, `bench-${i}`)));
+      const counts = await Promise.all(Array.from({ length: LOOPS }, (_, i) => loop(url, `bench-${i}`, indexSet)));
       const seconds = (performance.now() - started) / 1000;
       const total = counts.reduce((a, b) => a + b, 0);
       if (total !== TASKS) throw new Error(`completed ${total} of ${TASKS}`);

@@ -123,3 +123,21 @@ export {
 export { buildServer, type ServerOptions, type SeedCoreServer } from './server/app.js';
 export { startService, type ServiceOptions, type RunningService } from './server/service.js';
 export { isEmptyDatabase, loadDemoData, type DemoSummary } from './demo/load.js';
+export {
+  TaskSchedules,
+  ScheduleRunner,
+  parseCron,
+  nextSlot,
+  latestSlot,
+  setQueueLimit,
+  listQueues,
+  pruneTasks,
+  parseAge,
+  TASK_PRIORITIES,
+  type ScheduleInput,
+  type ScheduleRow,
+  type CronSpec,
+  type QueueInfo,
+  type PruneOptions,
+  type TaskPriority,
+} from './tasks/index.js';

@@ -8,9 +8,19 @@ import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
  */
 const PATHS: { name: string; sql: string; index: string }[] = [
   {
-    name: 'claim (queued/retry, due, oldest first)',
-    sql: "SELECT id FROM tasks WHERE status IN ('queued','retry') AND (run_after IS NULL OR run_after <= now()) ORDER BY created_at, id LIMIT 50 FOR UPDATE SKIP LOCKED",
+    name: 'claim (one queue and priority, due, oldest first)',
+    sql: "SELECT id FROM tasks WHERE status IN ('queued','retry') AND queue = 'default' AND priority = 'normal' AND coalesce(run_after, created_at) <= now() ORDER BY coalesce(run_after, created_at), created_at LIMIT 50 FOR UPDATE SKIP LOCKED",
     index: 'idx_tasks_claim',
+  },
+  {
+    name: 'expiry sweep',
+    sql: "SELECT id FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= now() AND status IN ('created','queued','retry') ORDER BY expires_at LIMIT 500",
+    index: 'idx_tasks_expires',
+  },
+  {
+    name: 'dedup look-up',
+    sql: "SELECT id FROM tasks WHERE dedup_key = ANY('{k1}'::text[]) AND status IN ('created','queued','running','retry')",
+    index: 'idx_tasks_dedup',
   },
   { name: 'lease sweep', sql: "SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < now()", index: 'idx_tasks_running' },
   { name: "a worker's running tasks", sql: "SELECT id FROM tasks WHERE status = 'running' AND owner_id = 'w1'", index: 'idx_tasks_running' },
@@ -27,13 +37,15 @@ for (const kind of BACKENDS) {
       t = await freshDb(kind);
       // 20k tasks shaped like a live system: mostly completed, some queued, few running/failed.
       await t.db.exec(`
-        INSERT INTO tasks (type, domain, status, created_at, owner_id, lease_expires_at)
+        INSERT INTO tasks (type, domain, status, created_at, owner_id, lease_expires_at, dedup_key, expires_at)
         SELECT CASE WHEN g % 200 = 0 THEN 'graph_embed' ELSE 'type-' || (g % 40) END,
                CASE WHEN g % 5 = 0 THEN 'domain-' || (g % 50) END,
                (CASE WHEN g % 100 < 85 THEN 'completed' WHEN g % 100 < 95 THEN 'queued' WHEN g % 100 < 97 THEN 'running' WHEN g % 100 < 99 THEN 'failed' ELSE 'retry' END)::taskstatus,
                now() - make_interval(secs => g),
                CASE WHEN g % 100 BETWEEN 95 AND 96 THEN 'w' || (g % 4) END,
-               CASE WHEN g % 100 BETWEEN 95 AND 96 THEN now() + interval '5 minutes' END
+               CASE WHEN g % 100 BETWEEN 95 AND 96 THEN now() + interval '5 minutes' END,
+               CASE WHEN g % 50 = 0 THEN 'k' || g END,
+               CASE WHEN g % 70 = 0 THEN now() + make_interval(secs => g) END
         FROM generate_series(1, 20000) AS g;
         ANALYZE tasks;`);
     });
@@ -50,7 +62,18 @@ for (const kind of BACKENDS) {
       const idx = await t.db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks' ORDER BY 1");
       assert.deepEqual(
         idx.rows.map((r) => r.indexname),
-        ['idx_tasks_claim', 'idx_tasks_created_at', 'idx_tasks_domain', 'idx_tasks_running', 'idx_tasks_status', 'idx_tasks_type', 'tasks_pkey'],
+        // 013 adds two partial indexes that tasks without a dedup_key / expires_at never enter.
+        [
+          'idx_tasks_claim',
+          'idx_tasks_created_at',
+          'idx_tasks_dedup',
+          'idx_tasks_domain',
+          'idx_tasks_expires',
+          'idx_tasks_running',
+          'idx_tasks_status',
+          'idx_tasks_type',
+          'tasks_pkey',
+        ],
       );
     });
   });

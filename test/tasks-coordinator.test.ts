@@ -4,9 +4,16 @@ import { after, before, describe, it } from 'node:test';
 import type { Db } from '../src/db/types.js';
 import { isSeedCoreError } from '../src/errors.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
-import { completeAny, claimTasks, failTasks } from '../src/tasks/worker-sql.js';
+import { completeAny, failTasks } from '../src/tasks/worker-sql.js';
+import { claimTasks as claimWith } from '../src/tasks/claim.js';
+import type { Queryable } from '../src/db/types.js';
 import { promoteDependents, cancelDependents } from '../src/tasks/dependencies.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+
+/** Claim the way a worker serving the default queue does. */
+function claimTasks(db: Queryable, owner: string, limit: number, types: string[], leaseSeconds: number) {
+  return claimWith(db, { owner, limit, types, queues: ['default'], leaseSeconds, agingSeconds: 0, limitsLocked: false });
+}
 
 async function count(db: Db, sql: string, params: unknown[] = []): Promise<number> {
   const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) x`, params);

@@ -4,10 +4,17 @@ import { isSeedCoreError } from '../src/errors.js';
 import { backoffDelay } from '../src/tasks/backoff.js';
 import { builtinHandlers } from '../src/tasks/builtin.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
-import { claimTasks, failTasks } from '../src/tasks/worker-sql.js';
+import { failTasks } from '../src/tasks/worker-sql.js';
+import { claimTasks as claimWith } from '../src/tasks/claim.js';
+import type { Queryable } from '../src/db/types.js';
 import type { TaskContext } from '../src/tasks/types.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { startDispatcher, taskRow, waitFor } from './helpers/tasks.js';
+
+/** Claim the way a worker serving the default queue does. */
+function claimTasks(db: Queryable, owner: string, limit: number, types: string[], leaseSeconds: number) {
+  return claimWith(db, { owner, limit, types, queues: ['default'], leaseSeconds, agingSeconds: 0, limitsLocked: false });
+}
 
 describe('backoff', () => {
   it('is base·2^(n−1), capped, and exact without jitter', () => {

@@ -7,6 +7,7 @@ import { registerFactsCommands } from './facts.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerTaskCommands } from './tasks.js';
+import { registerSchedulingCommands } from './scheduling.js';
 
 export function buildProgram(): Command {
   const program = new Command('seedcore')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerServeCommand(program);
   registerTaskCommands(program);
+  registerSchedulingCommands(program);
   return program;
 }
 

@@ -54,6 +54,9 @@ interface WorkerOptions {
   ownerId?: string;
   registry: boolean;
   logicalId: string;
+  queues: string;
+  agingSeconds: number;
+  schedules: boolean;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -63,6 +66,9 @@ export function registerWorkerCommand(program: Command): void {
     .option('--handlers <path>', 'ES module exporting (default or `handlers`) { type: async (task, ctx) => result }; merged over the built-ins')
     .option('--concurrency <n>', 'handlers running at once', parseIntOption('--concurrency', 1, 10_000), 8)
     .option('--prefetch <n>', 'tasks claimed ahead of free slots (default: concurrency)', parseIntOption('--prefetch', 0, 100_000))
+    .option('--queues <a,b>', 'serve these named queues (tasks.queue)', 'default')
+    .option('--aging-seconds <n>', 'seconds of waiting that raise a task one priority level (0 = strict priority)', parseIntOption('--aging-seconds', 0), 300)
+    .option('--no-schedules', 'do not fire cron schedules (task_schedules) from this worker')
     .option('--types <a,b>', 'claim only these task types (default: every type with a handler)')
     .option('--lease-seconds <s>', 'lease length; an unrenewed running task is recovered after it', parseSeconds('--lease-seconds'), 30)
     .option('--heartbeat-seconds <s>', 'lease renewal interval (a cancel reaches the handler within it)', parseSeconds('--heartbeat-seconds'), 5)
@@ -92,6 +98,12 @@ export function registerWorkerCommand(program: Command): void {
         dispatcher = new Dispatcher(db, {
           handlers,
           ...(types ? { types } : {}),
+          queues: opts.queues
+            .split(',')
+            .map((q) => q.trim())
+            .filter(Boolean),
+          agingSeconds: opts.agingSeconds,
+          schedules: opts.schedules,
           concurrency: opts.concurrency,
           ...(opts.prefetch !== undefined ? { prefetch: opts.prefetch } : {}),
           leaseSeconds: opts.leaseSeconds,

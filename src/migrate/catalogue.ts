@@ -1,5 +1,5 @@
 /**
- * What the schema promises after migration 012: the objects the seed and the reference list,
+ * What the schema promises after migration 013: the objects the seed and the reference list,
  * with our decisions applied. `seedcore verify` checks a live database against this list.
  */
 
@@ -19,6 +19,9 @@ export const EXPECTED_TABLES = [
   'facts',
   'cluster_metadata',
   'registry_instance',
+  // 013: recurring tasks and per-queue concurrency limits
+  'task_schedules',
+  'queue_limits',
   // 17 edge tables
   'task_depends_on_task',
   'task_produces_artifact',
@@ -76,6 +79,7 @@ export const EXPECTED_FUNCTIONS = [
 export const EXPECTED_ENUMS: Record<string, readonly string[]> = {
   taskstatus: ['created', 'queued', 'running', 'completed', 'failed', 'cancelled', 'retry'],
   instancestatus: ['starting', 'alive', 'draining', 'dead'],
+  taskpriority: ['critical', 'high', 'normal', 'low'],
 };
 
 /** The 17 edge types of hgnn_edges: name → source table. */
@@ -107,6 +111,8 @@ export const EXPECTED_INDEXES = [
   'idx_tasks_created_at',
   'idx_tasks_type',
   'idx_tasks_domain',
+  'idx_tasks_dedup',
+  'idx_tasks_expires',
   'idx_graph_embeddings_emb',
   'idx_facts_text_search',
   'idx_facts_tags',

@@ -44,6 +44,20 @@ export interface DispatcherOptions {
   onEvent?: (e: DispatcherEvent) => void;
   /** LISTEN seedcore_tasks for immediate wake-ups. @defaultValue true */
   listen?: boolean;
+  /** Named queues this worker serves (tasks.queue, migration 013). @defaultValue ['default'] */
+  queues?: string[];
+  /**
+   * Priority aging: a task due for this many seconds competes one priority level higher (a low
+   * task due for 3 × agingSeconds competes with critical ones), so no level starves. 0 = strict
+   * priority. @defaultValue 300
+   */
+  agingSeconds?: number;
+  /** How often the list of this worker's queues that have a concurrency limit is re-read. @defaultValue 5000 */
+  limitsRefreshMs?: number;
+  /** Fire due cron schedules (task_schedules) from this worker; each slot fires once cluster-wide. @defaultValue true */
+  schedules?: boolean;
+  /** How often schedules are evaluated. @defaultValue 1000 */
+  scheduleIntervalMs?: number;
 }
 
 export type DispatcherEvent =

@@ -6,13 +6,15 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/types.js';
-import { SeedCoreError, isConnectionError } from '../errors.js';
+import { SeedCoreError, invalidInput, isConnectionError } from '../errors.js';
 import { backoffDelay } from './backoff.js';
 import { cancelDependents, healCreated, promoteDependents } from './dependencies.js';
 import { resolveOptions, type DispatcherEvent, type DispatcherOptions, type Held, type ResolvedOptions } from './dispatcher-options.js';
-import type { TaskLogger } from './types.js';
+import type { TaskLogger, TaskRecord } from './types.js';
 import { OutcomeWriter } from './outcomes.js';
-import { claimTasks, recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.js';
+import { recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.js';
+import { claimTasks, claimWithLimits, expireTasks, limitedQueues } from './claim.js';
+import { ScheduleRunner } from './schedules.js';
 import { makeContext } from './context.js';
 
 export type { DispatcherEvent, DispatcherOptions, Held } from './dispatcher-options.js';
@@ -23,6 +25,12 @@ export class Dispatcher {
   readonly options: ResolvedOptions;
   private owner: string;
   private readonly types: string[];
+  private readonly queues: string[];
+  private readonly agingSeconds: number;
+  /** Served queues with a queue_limits row (claimed under the limit lock); refreshed periodically. */
+  private limited: string[] = [];
+  private limitsRead = false;
+  private scheduler: ScheduleRunner | undefined;
   private readonly held = new Map<string, Held>();
   private readonly buffer: Held[] = [];
   private running = 0;
@@ -54,6 +62,12 @@ export class Dispatcher {
   ) {
     const o = opts;
     ({ options: this.options, types: this.types } = resolveOptions(o));
+    this.queues = o.queues ?? ['default'];
+    if (!Array.isArray(this.queues) || this.queues.length === 0 || this.queues.some((q) => typeof q !== 'string' || q.length < 1 || q.length > 200))
+      throw invalidInput('dispatcher: queues must be a non-empty array of queue names (1–200 characters)');
+    const aging = o.agingSeconds ?? 300;
+    if (typeof aging !== 'number' || !Number.isFinite(aging) || aging < 0) throw invalidInput('dispatcher: agingSeconds must be a number ≥ 0');
+    this.agingSeconds = aging;
     this.owner = o.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.log = o.logger ?? noopLogger;
     this.writer = new OutcomeWriter(db, {
@@ -108,7 +122,12 @@ export class Dispatcher {
     every(this.options.heartbeatSeconds * 1000, () => void this.renew());
     const recoveryMs = this.opts.recoveryIntervalMs ?? Math.max(100, Math.min(5000, this.options.leaseSeconds * 500));
     every(recoveryMs, () => void this.recover());
-    this.log.info('dispatcher started', { ownerId: this.owner, types: this.types, ...this.options });
+    every(this.opts.limitsRefreshMs ?? 5000, () => void this.refreshLimits());
+    if (this.opts.schedules !== false) {
+      this.scheduler = new ScheduleRunner(this.db, { onError: (e) => this.emitError('schedules', e) });
+      every(this.opts.scheduleIntervalMs ?? 1000, () => void this.scheduler?.tick());
+    }
+    this.log.info('dispatcher started', { ownerId: this.owner, types: this.types, queues: this.queues, ...this.options });
     this.pump();
   }
 
@@ -207,7 +226,7 @@ export class Dispatcher {
     this.requested += limit;
     this.wake = false;
     const owner = this.owner;
-    const claim: Promise<void> = claimTasks(this.db, owner, limit, this.types, this.options.leaseSeconds)
+    const claim: Promise<void> = this.claim(owner, limit)
       .then((tasks) => {
         this.claimsInFlight--;
         this.requested -= limit;
@@ -245,13 +264,30 @@ export class Dispatcher {
     this.claims.add(claim);
   }
 
+  /** One claim: a single statement, or a short transaction when a served queue has a limit. */
+  private async claim(owner: string, limit: number): Promise<TaskRecord[]> {
+    if (!this.limitsRead) await this.refreshLimits();
+    const o = { owner, limit, types: this.types, queues: this.queues, leaseSeconds: this.options.leaseSeconds, agingSeconds: this.agingSeconds };
+    if (this.limited.length > 0) return claimWithLimits(this.db, o, this.limited);
+    return claimTasks(this.db, { ...o, limitsLocked: false });
+  }
+
+  private async refreshLimits(): Promise<void> {
+    try {
+      this.limited = await limitedQueues(this.db, this.queues);
+      this.limitsRead = true;
+    } catch (e) {
+      this.emitError('limits', e);
+    }
+  }
+
   private run(h: Held): void {
     h.state = 'running';
     this.running++;
     const task = h.task;
     const handler = this.opts.handlers[task.type];
     this.emit({ kind: 'started', task });
-    const timeoutMs = this.opts.timeouts?.[task.type] ?? this.opts.defaultTimeoutMs ?? 0;
+    const timeoutMs = task.timeout_seconds != null ? task.timeout_seconds * 1000 : (this.opts.timeouts?.[task.type] ?? this.opts.defaultTimeoutMs ?? 0);
     if (timeoutMs > 0) {
       h.timer = setTimeout(() => this.finish(h, new SeedCoreError('SEEDCORE_TIMEOUT', `timed out after ${timeoutMs} ms`)), timeoutMs);
     }
@@ -403,6 +439,8 @@ export class Dispatcher {
           limit: 500,
         });
         const failed = rows.filter((r) => r.status === 'failed').map((r) => r.id);
+        // Waiting tasks whose window closed: cancelled ('expired'), their dependents too.
+        failed.push(...(await expireTasks(tx)));
         if (failed.length > 0) await cancelDependents(tx, failed);
         return rows;
       });

@@ -5,3 +5,7 @@ export { builtinHandlers } from './builtin.js';
 export type { TaskRow } from './rows.js';
 export type { SubmitTaskInput } from './validate.js';
 export * from './types.js';
+export { TaskSchedules, ScheduleRunner, type ScheduleInput, type ScheduleRow } from './schedules.js';
+export { parseCron, nextSlot, latestSlot, type CronSpec } from './cron.js';
+export { setQueueLimit, listQueues, type QueueInfo } from './queues.js';
+export { pruneTasks, parseAge, type PruneOptions } from './retention.js';

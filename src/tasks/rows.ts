@@ -1,5 +1,5 @@
 /** The shape of a `tasks` row as the coordinator API returns it. */
-import type { TaskStatus } from './types.js';
+import type { TaskPriority, TaskStatus } from './types.js';
 
 export interface TaskRow {
   id: string;
@@ -20,8 +20,15 @@ export interface TaskRow {
   last_heartbeat: Date | null;
   created_at: Date;
   updated_at: Date;
+  priority: TaskPriority;
+  queue: string;
+  max_attempts: number | null;
+  timeout_seconds: number | null;
+  dedup_key: string | null;
+  expires_at: Date | null;
 }
 
 /** Column list matching TaskRow (status as text so both backends return a plain string). */
 export const TASK_COLUMNS =
-  'id, status::text AS status, attempts, type, params, description, domain, drift_score, run_after, result, error, locked_by, locked_at, owner_id, lease_expires_at, last_heartbeat, created_at, updated_at';
+  'id, status::text AS status, attempts, type, params, description, domain, drift_score, run_after, result, error, locked_by, locked_at, owner_id, lease_expires_at, last_heartbeat, created_at, updated_at, ' +
+  'priority::text AS priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at';

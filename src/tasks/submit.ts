@@ -10,12 +10,37 @@ import { prepared } from './prepared.js';
 import { TASK_COLUMNS, type TaskRow } from './rows.js';
 import { normaliseBatch, type NormalisedTask } from './validate.js';
 
-const INSERT_SQL = `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status)
+/**
+ * Dedup conflict policy: a task whose dedup_key matches a created/queued/running/retry task is
+ * not inserted (ON CONFLICT on idx_tasks_dedup DO NOTHING); the submission returns the existing
+ * task instead, unchanged (its own dependsOn/agentId/organId are ignored).
+ */
+function insertSql(): string {
+  return `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status,
+                             priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at)
+          SELECT x.id, x.type, x.params, x.description, x.domain, x.drift_score, x.run_after, x.status::taskstatus,
+                 x.priority::taskpriority, x.queue, x.max_attempts, x.timeout_seconds, x.dedup_key, x.expires_at
+            FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[], $8::text[],
+                        $9::text[], $10::text[], $11::int[], $12::float8[], $13::text[], $14::timestamptz[])
+                 WITH ORDINALITY AS x(id, type, params, description, domain, drift_score, run_after, status,
+                                      priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at, ord)
+           ORDER BY x.ord
+              ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('created', 'queued', 'running', 'retry') DO NOTHING
+          RETURNING ${TASK_COLUMNS}`;
+}
+
+const PLAIN_INSERT = `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status)
           SELECT x.id, x.type, x.params, x.description, x.domain, x.drift_score, x.run_after, x.status::taskstatus
             FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[], $8::text[])
                  WITH ORDINALITY AS x(id, type, params, description, domain, drift_score, run_after, status, ord)
            ORDER BY x.ord
           RETURNING ${TASK_COLUMNS}`;
+
+function isPlain(t: NormalisedTask): boolean {
+  return (
+    t.priority === 'normal' && t.queue === 'default' && t.max_attempts === null && t.timeout_seconds === null && t.dedup_key === null && t.expires_at === null
+  );
+}
 
 function insertParams(tasks: NormalisedTask[], ids: string[], statuses: string[]): unknown[] {
   return [
@@ -27,7 +52,54 @@ function insertParams(tasks: NormalisedTask[], ids: string[], statuses: string[]
     tasks.map((t) => t.drift_score),
     tasks.map((t) => t.run_after),
     statuses,
+    tasks.map((t) => t.priority),
+    tasks.map((t) => t.queue),
+    tasks.map((t) => t.max_attempts),
+    tasks.map((t) => t.timeout_seconds),
+    tasks.map((t) => t.dedup_key),
+    tasks.map((t) => t.expires_at),
   ];
+}
+
+/**
+ * Insert the tasks; for each input return the row inserted, or the live task holding its
+ * dedup_key. A holder can end between the conflict and the look-up: those inputs are inserted
+ * again (a few rounds).
+ */
+async function insertDedup(q: Queryable, tasks: NormalisedTask[], ids: string[], statuses: string[]): Promise<TaskRow[]> {
+  const out = new Array<TaskRow | undefined>(tasks.length);
+  let pending = tasks.map((_, i) => i);
+  for (let round = 0; pending.length > 0; round++) {
+    const batch = pending.map((i) => tasks[i] as NormalisedTask);
+    const res = await q.query<TaskRow>(
+      insertSql(),
+      insertParams(
+        batch,
+        pending.map((i) => ids[i] as string),
+        pending.map((i) => statuses[i] as string),
+      ),
+    );
+    const byId = new Map(res.rows.map((r) => [r.id, r]));
+    const missing = pending.filter((i) => {
+      const row = byId.get(ids[i] as string);
+      if (row) out[i] = row;
+      return !row;
+    });
+    if (missing.length === 0) break;
+    const keys = [...new Set(missing.map((i) => (tasks[i] as NormalisedTask).dedup_key as string))];
+    const live = await q.query<TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE dedup_key = ANY($1::text[]) AND status IN ('created', 'queued', 'running', 'retry')`,
+      [keys],
+    );
+    const byKey = new Map(live.rows.map((r) => [r.dedup_key as string, r]));
+    pending = missing.filter((i) => {
+      const row = byKey.get((tasks[i] as NormalisedTask).dedup_key as string);
+      if (row) out[i] = row;
+      return !row;
+    });
+    if (round >= 5 && pending.length > 0) throw new SeedCoreError('SEEDCORE_CONFLICT', 'dedup_key contention: could not insert or find the live task');
+  }
+  return out as TaskRow[];
 }
 
 /** Order RETURNING rows like the input (unnest … ORDER BY does not bind RETURNING order). */
@@ -41,13 +113,14 @@ export async function submitTasks(db: Db, inputs: unknown, tx?: Queryable): Prom
   const ids = tasks.map((t) => t.id ?? randomUUID());
   const simple = tasks.every((t) => t.dependsOn.length === 0 && t.agentId === null && t.organId === null);
   if (simple) {
-    const params = insertParams(
-      tasks,
-      ids,
-      tasks.map(() => 'queued'),
-    );
-    // The common case (not in a transaction of the caller's) runs as a named prepared statement.
-    const res = tx ? await tx.query<TaskRow>(INSERT_SQL, params) : await prepared<TaskRow>(db, 'submit', INSERT_SQL, params);
+    const statuses = tasks.map(() => 'queued');
+    if (tasks.some((t) => t.dedup_key !== null)) return insertDedup(tx ?? db, tasks, ids, statuses);
+    // Plain tasks (every 013 field at its default) keep the narrower 8-array insert: bulk
+    // submission is a hot path. Outside a caller's transaction it runs as a named prepared statement.
+    const plain = tasks.every(isPlain);
+    const sql = plain ? PLAIN_INSERT : insertSql();
+    const params = plain ? insertParams(tasks, ids, statuses).slice(0, 8) : insertParams(tasks, ids, statuses);
+    const res = tx ? await tx.query<TaskRow>(sql, params) : await prepared<TaskRow>(db, plain ? 'submit' : 'submit_full', sql, params);
     return inInputOrder(res.rows, ids);
   }
   if (tx) return submitInTx(tx, tasks, ids);
@@ -79,13 +152,18 @@ async function submitInTx(tx: Queryable, tasks: NormalisedTask[], ids: string[])
       );
   }
   const statuses = tasks.map((t) => (t.dependsOn.every((d) => depStatus.get(d) === 'completed') ? 'queued' : 'created'));
-  const inserted = await tx.query<TaskRow>(INSERT_SQL, insertParams(tasks, ids, statuses));
+  const rows = await insertDedup(tx, tasks, ids, statuses);
+  // A deduplicated input is the existing task: it gets no new edges, and in-batch references
+  // to its client id point at the existing task.
+  const actual = new Map(ids.map((id, i) => [id, (rows[i] as TaskRow).id]));
+  const fresh = rows.map((r, i) => r.id === ids[i]);
   const src: string[] = [];
   const dst: string[] = [];
   tasks.forEach((t, i) => {
+    if (!fresh[i]) return;
     for (const d of t.dependsOn) {
       src.push(ids[i] as string);
-      dst.push(d);
+      dst.push(actual.get(d) ?? d);
     }
   });
   if (src.length > 0) {
@@ -94,8 +172,12 @@ async function submitInTx(tx: Queryable, tasks: NormalisedTask[], ids: string[])
       dst,
     ]);
   }
-  await bindOwners(tx, tasks, ids);
-  return inInputOrder(inserted.rows, ids);
+  await bindOwners(
+    tx,
+    tasks.filter((_, i) => fresh[i]),
+    ids.filter((_, i) => fresh[i]),
+  );
+  return rows;
 }
 
 /** Agent and organ bindings through the seed's edge tables (registering agent/organ rows if new). */

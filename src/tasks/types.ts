@@ -7,6 +7,10 @@ import type { Db } from '../db/types.js';
 export const TASK_STATUSES = ['created', 'queued', 'running', 'completed', 'failed', 'cancelled', 'retry'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/** Priority levels (migration 013), in claim order. */
+export const TASK_PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
 /** What a handler receives: the claimed row's business columns. */
 export interface TaskRecord {
   id: string;
@@ -17,6 +21,13 @@ export interface TaskRecord {
   drift_score: number;
   /** Executions started, including this one (1 on the first run). */
   attempts: number;
+  /** Named queue the task was claimed from (migration 013). */
+  queue?: string;
+  priority?: TaskPriority;
+  /** Per-task execution budget; null = the dispatcher default. */
+  max_attempts?: number | null;
+  /** Per-task handler timeout; null = the dispatcher's per-type timeout. */
+  timeout_seconds?: number | null;
 }
 
 /** A fact as handlers see it. */

@@ -3,6 +3,7 @@
  * rejected with SEEDCORE_INVALID_INPUT before anything is written.
  */
 import { invalidInput } from '../errors.js';
+import { TASK_PRIORITIES, type TaskPriority } from './types.js';
 
 /** One task to submit. */
 export interface SubmitTaskInput {
@@ -24,6 +25,21 @@ export interface SubmitTaskInput {
   agentId?: string;
   /** Organ that executes the task (task_executed_by_organ; the organ is registered if new). */
   organId?: string;
+  /** critical, high, normal or low. @defaultValue 'normal' */
+  priority?: TaskPriority;
+  /** Named queue (workers serve a list of queues). @defaultValue 'default' */
+  queue?: string;
+  /** Executions allowed (≥ 1); default: the dispatcher's maxAttempts. */
+  max_attempts?: number | null;
+  /** Handler timeout in seconds (> 0); default: the dispatcher's per-type timeout. */
+  timeout_seconds?: number | null;
+  /**
+   * Deduplication key: while a task with this key is created/queued/running/retry, submitting
+   * another returns that existing task (nothing new is written for it).
+   */
+  dedup_key?: string | null;
+  /** End of the time window: not started by then → cancelled with error 'expired'. */
+  expires_at?: Date | string | null;
 }
 
 /** A submission after validation, with every field normalised. */
@@ -38,9 +54,32 @@ export interface NormalisedTask {
   dependsOn: string[];
   agentId: string | null;
   organId: string | null;
+  priority: TaskPriority;
+  queue: string;
+  max_attempts: number | null;
+  timeout_seconds: number | null;
+  dedup_key: string | null;
+  expires_at: string | null;
 }
 
-const FIELDS = new Set(['id', 'type', 'params', 'description', 'domain', 'drift_score', 'run_after', 'dependsOn', 'agentId', 'organId']);
+const FIELDS = new Set([
+  'id',
+  'type',
+  'params',
+  'description',
+  'domain',
+  'drift_score',
+  'run_after',
+  'dependsOn',
+  'agentId',
+  'organId',
+  'priority',
+  'queue',
+  'max_attempts',
+  'timeout_seconds',
+  'dedup_key',
+  'expires_at',
+]);
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_TEXT = 100_000;
 
@@ -94,6 +133,18 @@ function normaliseOne(raw: unknown, index: number): NormalisedTask {
   if (!Array.isArray(deps)) throw invalidInput(`${where}: dependsOn must be an array of task ids`, { field: 'dependsOn' });
   for (const d of deps)
     if (!isUuid(d)) throw invalidInput(`${where}: dependsOn entries must be task ids (UUIDs), got ${JSON.stringify(d)}`, { field: 'dependsOn' });
+  const priority = raw.priority === undefined || raw.priority === null ? 'normal' : raw.priority;
+  if (!TASK_PRIORITIES.includes(priority as TaskPriority))
+    throw invalidInput(`${where}: priority must be one of ${TASK_PRIORITIES.join(', ')}`, { field: 'priority' });
+  const maxAttempts = raw.max_attempts === undefined || raw.max_attempts === null ? null : raw.max_attempts;
+  if (maxAttempts !== null && (!Number.isInteger(maxAttempts) || (maxAttempts as number) < 1 || (maxAttempts as number) > 1000))
+    throw invalidInput(`${where}: max_attempts must be an integer between 1 and 1000`, { field: 'max_attempts' });
+  const timeout = raw.timeout_seconds === undefined || raw.timeout_seconds === null ? null : raw.timeout_seconds;
+  if (timeout !== null && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0))
+    throw invalidInput(`${where}: timeout_seconds must be a positive number`, { field: 'timeout_seconds' });
+  const expiresAt = raw.expires_at === undefined || raw.expires_at === null ? null : parseTimestamp(where, 'expires_at', raw.expires_at);
+  if (expiresAt !== null && runAfter !== null && expiresAt <= runAfter)
+    throw invalidInput(`${where}: expires_at must be later than run_after (the window would be empty)`, { field: 'expires_at' });
   const lowerDeps = [...new Set((deps as string[]).map((d) => d.toLowerCase()))];
   return {
     id: id === null ? null : (id as string).toLowerCase(),
@@ -106,6 +157,12 @@ function normaliseOne(raw: unknown, index: number): NormalisedTask {
     dependsOn: lowerDeps,
     agentId: raw.agentId === undefined ? null : nonEmpty(where, 'agentId', raw.agentId),
     organId: raw.organId === undefined ? null : nonEmpty(where, 'organId', raw.organId),
+    priority: priority as TaskPriority,
+    queue: raw.queue === undefined || raw.queue === null ? 'default' : nonEmpty(where, 'queue', raw.queue),
+    max_attempts: maxAttempts as number | null,
+    timeout_seconds: timeout as number | null,
+    dedup_key: raw.dedup_key === undefined || raw.dedup_key === null ? null : nonEmpty(where, 'dedup_key', raw.dedup_key, 500),
+    expires_at: expiresAt,
   };
 }
 

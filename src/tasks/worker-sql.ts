@@ -6,41 +6,8 @@
  */
 import type { Queryable } from '../db/types.js';
 import { prepared } from './prepared.js';
-import type { TaskRecord } from './types.js';
 
-/**
- * Claim up to `limit` claimable tasks of the given types, oldest first. The CTE is the fence:
- * without it the planner may lock more rows than LIMIT. The UPDATE finds the locked rows by
- * ctid (a TID scan; the rows are locked, so their ctid cannot change under us): joining on id
- * made the planner hash the whole table once it held a few thousand rows. attempts + 1 here:
- * attempts counts executions started.
- *
- * The filters are written so the planner cannot estimate them as selective:
- * `(run_after > now()) IS NOT TRUE` (= run_after IS NULL OR run_after <= now()) and
- * `array_position(types, type) IS NOT NULL` (= type = ANY(types)). Written plainly, missing or
- * stale statistics (a fresh bulk load, or statistics taken while the queue was empty) made
- * the plan a bitmap scan of every queued row plus a sort on each claim; this way the plan is
- * always the ordered walk of idx_tasks_claim that stops after LIMIT rows.
- */
-export async function claimTasks(q: Queryable, owner: string, limit: number, types: readonly string[], leaseSeconds: number): Promise<TaskRecord[]> {
-  const res = await prepared<TaskRecord>(
-    q,
-    'claim',
-    `WITH c AS (
-       SELECT ctid FROM tasks
-        WHERE status IN ('queued', 'retry') AND (run_after > now()) IS NOT TRUE AND array_position($3::text[], type) IS NOT NULL
-        ORDER BY created_at, id
-        LIMIT $2
-          FOR UPDATE SKIP LOCKED)
-     UPDATE tasks t
-        SET status = 'running', owner_id = $1, locked_by = $1, locked_at = now(), last_heartbeat = now(),
-            lease_expires_at = now() + make_interval(secs => $4::float8), attempts = t.attempts + 1, updated_at = now()
-      WHERE t.ctid = ANY (ARRAY(SELECT ctid FROM c))
-     RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts`,
-    [owner, limit, types, leaseSeconds],
-  );
-  return res.rows;
-}
+// The claim lives in claim.ts (priority, queues, limits: migration 013).
 
 export interface Completion {
   id: string;
@@ -119,7 +86,7 @@ export interface Failure {
   error: string;
   /** Delay before the next attempt, when there is one. */
   delayMs: number;
-  /** The task goes to `failed` when attempts >= this (0 = never retry). */
+  /** The task goes to `failed` when attempts >= this (the task's own max_attempts wins when set; 0 = never retry). */
   maxAttempts: number;
 }
 
@@ -134,7 +101,10 @@ export async function failTasks(tx: Queryable, batch: readonly Failure[]): Promi
         SET status = CASE WHEN t.attempts >= u.max THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
             run_after = CASE WHEN t.attempts >= u.max THEN t.run_after ELSE now() + make_interval(secs => u.delay_ms / 1000.0) END,
             error = u.err, owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::int[]) AS u(id, owner, err, delay_ms, max)
+       FROM (SELECT u0.id, u0.owner, u0.err, u0.delay_ms,
+                    CASE WHEN u0.max <= 0 THEN 0 ELSE coalesce(t0.max_attempts, u0.max) END AS max
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::int[]) AS u0(id, owner, err, delay_ms, max)
+               JOIN tasks t0 ON t0.id = u0.id) AS u
       WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
      RETURNING t.id, t.status::text AS status)
      SELECT m.id, m.status, (SELECT pg_notify('seedcore_tasks', '') FROM moved WHERE status = 'retry' LIMIT 1) AS n FROM moved m`,
@@ -189,7 +159,9 @@ export async function releaseTasks(q: Queryable, tasks: readonly { id: string; o
               run_after = CASE WHEN u.started AND t.attempts < u.max THEN now() ELSE t.run_after END,
               error = CASE WHEN u.started THEN concat_ws(' | ', t.error, 'interrupted: worker shut down') ELSE t.error END,
               owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::int[]) AS u(id, owner, started, max)
+         FROM (SELECT u0.id, u0.owner, u0.started, coalesce(t0.max_attempts, u0.max) AS max
+                 FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::int[]) AS u0(id, owner, started, max)
+                 JOIN tasks t0 ON t0.id = u0.id) AS u
         WHERE t.id = u.id AND t.owner_id = u.owner AND t.status = 'running'
        RETURNING t.status)
      SELECT count(*)::int AS n, CASE WHEN bool_or(status <> 'failed') THEN pg_notify('seedcore_tasks', '') END AS notified FROM moved`,
@@ -225,12 +197,12 @@ export async function recoverStale(
      ),
      moved AS (
      UPDATE tasks t
-        SET status = CASE WHEN t.attempts >= $2 THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
-            run_after = CASE WHEN t.attempts >= $2 THEN t.run_after
+        SET status = CASE WHEN t.attempts >= coalesce(t.max_attempts, $2) THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
+            run_after = CASE WHEN t.attempts >= coalesce(t.max_attempts, $2) THEN t.run_after
                              ELSE now() + make_interval(secs => least($4::float8, $3::float8 * power(2, greatest(t.attempts - 1, 0))) / 1000.0) END,
             error = concat_ws(' | ', t.error,
                       format('%s (owner %s)%s', CASE WHEN s.expired THEN 'lease expired' ELSE 'owner instance dead' END, s.owner_id,
-                             CASE WHEN t.attempts >= $2 THEN format('; max attempts (%s) reached', $2::int) ELSE '' END)),
+                             CASE WHEN t.attempts >= coalesce(t.max_attempts, $2) THEN format('; max attempts (%s) reached', coalesce(t.max_attempts, $2::int)) ELSE '' END)),
             owner_id = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now()
        FROM stale s
       WHERE t.id = s.id AND t.status = 'running'

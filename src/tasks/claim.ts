@@ -1,0 +1,146 @@
+/**
+ * The claim (migration 013): priority with aging, named queues, per-queue concurrency limits,
+ * time windows.
+ *
+ * Order: effective priority, then due time (coalesce(run_after, created_at)), then age
+ * (created_at). Effective priority = priority level (critical 0 … low 3) minus one level per
+ * `agingSeconds` the task has been due, floored at 0: a low task due for 3 × agingSeconds
+ * competes with critical ones, so nothing starves. agingSeconds = 0 is strict priority.
+ *
+ * Shape: for each served (queue, priority) pair one range scan of idx_tasks_claim
+ * (queue, priority, due, created_at) returns the `limit` oldest-due tasks, locked with SKIP
+ * LOCKED. Within one (queue, priority) effective priority only improves with wait, so the best
+ * `limit` tasks overall are among these candidates; the statement keeps the best `limit` (and
+ * at most the free slots of each limited queue) and releases the other locks at its end.
+ */
+import type { Queryable } from '../db/types.js';
+import { prepared } from './prepared.js';
+import type { TaskRecord } from './types.js';
+
+export interface ClaimOptions {
+  owner: string;
+  limit: number;
+  types: readonly string[];
+  queues: readonly string[];
+  leaseSeconds: number;
+  /** Seconds of waiting that raise a task by one priority level; 0 = strict priority. */
+  agingSeconds: number;
+  /**
+   * True when the caller holds the queue_limits rows of the limited queues it serves (FOR
+   * UPDATE, this transaction, names in `lockedQueues`): those queues are then claimed up to
+   * their free slots. Limited queues whose row is not held are skipped (never over-claimed).
+   */
+  limitsLocked: boolean;
+  lockedQueues?: readonly string[];
+}
+
+/**
+ * Candidates: one locked range scan per (queue, priority). `qs` yields the served queues and
+ * their slots; the fast variant (no limited queue involved) skips the running counts and the
+ * per-queue window.
+ */
+function claimSql(limited: boolean): string {
+  const qs = limited
+    ? `SELECT q.name,
+              CASE WHEN l.queue IS NULL THEN $2::int
+                   ELSE greatest(0, l.max_running - (SELECT count(*)::int FROM tasks r WHERE r.status = 'running' AND r.queue = q.name)) END AS slots
+         FROM unnest($4::text[]) AS q(name) LEFT JOIN queue_limits l ON l.queue = q.name
+        WHERE l.queue IS NULL OR l.queue = ANY($7::text[])`
+    : `SELECT q.name, $2::int AS slots
+         FROM unnest($4::text[]) AS q(name)
+        WHERE NOT EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = q.name)`;
+  const pick = limited
+    ? `SELECT r.id FROM (
+         SELECT cand.*, row_number() OVER (PARTITION BY cand.queue ORDER BY cand.eff, cand.due, cand.created_at) AS nq FROM cand) r
+         JOIN qs ON qs.name = r.queue
+        WHERE r.nq <= qs.slots
+        ORDER BY r.eff, r.due, r.created_at
+        LIMIT $2::int`
+    : `SELECT cand.id FROM cand ORDER BY cand.eff, cand.due, cand.created_at LIMIT $2::int`;
+  return `
+WITH qs AS MATERIALIZED (${qs}),
+cand AS MATERIALIZED (
+  SELECT c.id, c.queue, c.due, c.created_at,
+         greatest(0, p.lvl - 1 - CASE WHEN $6::float8 > 0 THEN floor(extract(epoch FROM now() - c.due) / $6::float8)::int ELSE 0 END) AS eff
+    FROM qs
+   CROSS JOIN unnest(enum_range(NULL::taskpriority)) WITH ORDINALITY AS p(pr, lvl)
+   CROSS JOIN LATERAL (
+     SELECT t.id, t.queue, coalesce(t.run_after, t.created_at) AS due, t.created_at
+       FROM tasks t
+      WHERE t.status IN ('queued', 'retry') AND t.queue = qs.name AND t.priority = p.pr
+        AND coalesce(t.run_after, t.created_at) <= now()
+        AND t.type = ANY($3::text[])
+        AND (t.expires_at IS NULL OR t.expires_at > now())
+      ORDER BY coalesce(t.run_after, t.created_at), t.created_at
+      LIMIT least($2::int, qs.slots)
+        FOR UPDATE SKIP LOCKED) c
+   WHERE qs.slots > 0
+),
+pick AS (${pick})
+UPDATE tasks t
+   SET status = 'running', owner_id = $1, locked_by = $1, locked_at = now(), last_heartbeat = now(),
+       lease_expires_at = now() + make_interval(secs => $5::float8), attempts = t.attempts + 1, updated_at = now()
+  -- = ANY(ARRAY(…)): primary-key look-ups; a join here may be planned as a hash join over a
+  -- sequential scan of the whole table.
+ WHERE t.id = ANY (ARRAY(SELECT id FROM pick))
+RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts,
+          t.queue, t.priority::text AS priority, t.max_attempts, t.timeout_seconds`;
+}
+
+const CLAIM_FAST = claimSql(false);
+const CLAIM_LIMITED = claimSql(true);
+
+/** One claim statement (autocommit, or inside the caller's transaction). attempts + 1: executions started. */
+export async function claimTasks(q: Queryable, o: ClaimOptions): Promise<TaskRecord[]> {
+  const params = [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds];
+  // The common case runs as a named prepared statement on the server pool (planned once per
+  // connection); the limited variant runs inside the caller's transaction.
+  const res = o.limitsLocked
+    ? await q.query<TaskRecord>(CLAIM_LIMITED, [...params, o.lockedQueues ?? []])
+    : await prepared<TaskRecord>(q, 'claim', CLAIM_FAST, params);
+  return res.rows;
+}
+
+/** The served queues that have a concurrency limit (queue_limits row). */
+export async function limitedQueues(q: Queryable, queues: readonly string[]): Promise<string[]> {
+  const res = await q.query<{ queue: string }>('SELECT queue FROM queue_limits WHERE queue = ANY($1::text[]) ORDER BY queue', [queues]);
+  return res.rows.map((r) => r.queue);
+}
+
+/**
+ * Claim when some served queues are limited: one short transaction that locks their
+ * queue_limits rows (in name order: no deadlock between claimers), then claims with a fresh
+ * snapshot, so the running count it sees includes every earlier claimer's commit. Claimers of
+ * the same limited queue serialise on that row for the length of one claim statement.
+ */
+export async function claimWithLimits(
+  db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
+  o: Omit<ClaimOptions, 'limitsLocked'>,
+  limited: readonly string[],
+): Promise<TaskRecord[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT queue FROM queue_limits WHERE queue = ANY($1::text[]) ORDER BY queue FOR UPDATE', [limited]);
+    return claimTasks(tx, { ...o, limitsLocked: true, lockedQueues: limited });
+  });
+}
+
+/**
+ * Cancel waiting tasks whose window closed (expires_at ≤ now()): status 'cancelled', error
+ * 'expired' appended. Served by idx_tasks_expires; safe from every worker at once (SKIP
+ * LOCKED + status re-check). Returns the ids moved (the caller cancels their dependents).
+ */
+export async function expireTasks(q: Queryable, limit = 500): Promise<string[]> {
+  const res = await q.query<{ id: string }>(
+    `WITH x AS (
+       SELECT id FROM tasks
+        WHERE expires_at IS NOT NULL AND expires_at <= now() AND status IN ('created', 'queued', 'retry')
+        ORDER BY expires_at LIMIT $1
+          FOR UPDATE SKIP LOCKED)
+     UPDATE tasks t SET status = 'cancelled', error = concat_ws(' | ', t.error, 'expired'), updated_at = now()
+       FROM x
+      WHERE t.id = x.id AND t.status IN ('created', 'queued', 'retry')
+     RETURNING t.id`,
+    [limit],
+  );
+  return res.rows.map((r) => r.id);
+}
