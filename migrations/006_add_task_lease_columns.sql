@@ -98,13 +98,21 @@ $$;
 -- however many rows it inserted (a bulk insert does not flood listeners). Listeners treat
 -- it as a wake-up hint and claim as usual; it carries no payload. Updates do not notify:
 -- code that re-queues a task notifies explicitly.
+--
+-- Why the try-lock: PostgreSQL serialises the commits of all transactions that called
+-- pg_notify (a cluster-wide lock held through the commit's WAL flush), which halved the rate
+-- of concurrent single-task inserts. Only one inserting transaction at a time needs to
+-- notify: one that finds another notifier in flight skips its own NOTIFY and commits in
+-- parallel. Dispatchers take one follow-up look shortly after each wake-up (and poll), so a
+-- task committed just after the notifier's is still picked up promptly.
 -- ---------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION tasks_notify_new()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  IF EXISTS (SELECT 1 FROM new_rows WHERE status IN ('queued', 'retry')) THEN
+  IF EXISTS (SELECT 1 FROM new_rows WHERE status IN ('queued', 'retry'))
+     AND pg_try_advisory_xact_lock(727361003) THEN
     PERFORM pg_notify('seedcore_tasks', '');
   END IF;
   RETURN NULL;
@@ -112,7 +120,7 @@ END
 $$;
 
 COMMENT ON FUNCTION tasks_notify_new() IS
-  'Statement-level trigger function: one pg_notify(''seedcore_tasks'', '''') per INSERT statement that added a queued or retry task.';
+  'Statement-level trigger function: one pg_notify(''seedcore_tasks'', '''') per INSERT statement that added a queued or retry task, skipped while another inserting transaction holds the notifier lock (advisory key 727361003) so notifying commits do not serialise.';
 
 CREATE OR REPLACE TRIGGER trg_tasks_notify_insert
   AFTER INSERT ON tasks

@@ -19,6 +19,9 @@ import { makeContext } from './context.js';
 
 export type { DispatcherEvent, DispatcherOptions, Held } from './dispatcher-options.js';
 
+/** Delay of the follow-up claim after a NOTIFY wake-up (see onNotify). */
+const FOLLOW_UP_MS = 20;
+
 const noopLogger: TaskLogger = { info() {}, warn() {}, error() {} };
 
 export class Dispatcher {
@@ -41,6 +44,7 @@ export class Dispatcher {
   private requested = 0;
   private idle = false;
   private wake = false;
+  private followUp: NodeJS.Timeout | undefined;
   private paused = false;
   private stopping = false;
   private started = false;
@@ -107,7 +111,7 @@ export class Dispatcher {
     this.started = true;
     if (this.opts.listen !== false) {
       try {
-        this.unlisten = await this.db.listen('seedcore_tasks', () => this.onNotify());
+        this.unlisten = await this.db.listen('seedcore_tasks', () => this.onNotify(true));
         this.unlistenCancel = await this.db.listen('seedcore_task_cancel', (id) => void this.onCancelNotify(id));
       } catch (e) {
         // Polling still finds the work; LISTEN is only the fast path.
@@ -153,6 +157,7 @@ export class Dispatcher {
     if (this.stopping) return;
     this.stopping = true;
     if (this.claimRetryTimer) clearTimeout(this.claimRetryTimer);
+    if (this.followUp) clearTimeout(this.followUp);
     await this.unlisten?.().catch(() => undefined);
     await this.unlistenCancel?.().catch(() => undefined);
     const unstarted = this.buffer.splice(0);
@@ -196,10 +201,22 @@ export class Dispatcher {
     }
   }
 
-  private onNotify(): void {
+  private onNotify(notified = false): void {
     this.wake = true;
     this.idle = false;
     this.pump();
+    // One follow-up look shortly after a wake-up: concurrent inserters skip their own NOTIFY
+    // while another is in flight (migration 006), so a task may commit just after the
+    // notification that woke us.
+    if (notified && !this.followUp && this.started && !this.stopping) {
+      this.followUp = setTimeout(() => {
+        this.followUp = undefined;
+        this.wake = true;
+        this.idle = false;
+        this.pump();
+      }, FOLLOW_UP_MS);
+      this.followUp.unref();
+    }
   }
 
   private pump(): void {
