@@ -89,6 +89,22 @@ for (const kind of BACKENDS) {
 }
 
 describe('openSeedCore', () => {
+  it('regression: enum array parameters work right after migrating a fresh embedded data directory', async () => {
+    // PGlite learned array types only at start, so taskstatus[] (created by the migrations in
+    // the same session) was sent as a scalar: "malformed array literal".
+    const core = await openSeedCore({ dataDir: join(tmp, 'fresh-enum-arrays') });
+    try {
+      const id = (await core.tasks.submit({ type: 'noop' })).id;
+      const page = await core.tasks.list({ status: ['queued'] });
+      assert.deepEqual(
+        page.tasks.map((t) => t.id),
+        [id],
+      );
+    } finally {
+      await core.close();
+    }
+  });
+
   it('migrates on open unless told not to', async () => {
     const plain = await PGliteDb.open({});
     const core = await openSeedCore({ db: plain, migrate: false });

@@ -101,6 +101,10 @@ export class PGliteDb implements Db {
     };
   }
 
+  async schemaChanged(): Promise<void> {
+    await this.pglite.refreshArrayTypes();
+  }
+
   /** A tarball of the data directory (see PGliteOpenOptions.loadDataDir). */
   async dump(): Promise<Blob> {
     return this.pglite.dumpDataDir('none');

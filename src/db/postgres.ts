@@ -222,6 +222,10 @@ export class PostgresDb implements Db {
     return this.listener.subscribe(channel, onNotify);
   }
 
+  async schemaChanged(): Promise<void> {
+    // node-postgres sends arrays as text literals that the server casts: nothing to refresh.
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -36,5 +36,11 @@ export interface Db extends Queryable {
    * listener holds its own connection and re-subscribes after the server restarts.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Tell the backend the schema changed (e.g. after migrations). PGlite learns array types
+   * once at start, so an enum created later (taskstatus[]) would not serialise as an array
+   * parameter until this refreshes them; a no-op on the server.
+   */
+  schemaChanged(): Promise<void>;
   close(): Promise<void>;
 }

@@ -154,5 +154,6 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
     }
   }
   result.pending = [];
+  if (result.applied.length > 0) await db.schemaChanged();
   return result;
 }
