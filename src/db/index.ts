@@ -12,16 +12,20 @@ export const DEFAULT_DATA_DIR = '.seedcore/data';
 export interface ConnectOptions {
   /** A PostgreSQL URL. @defaultValue process.env.DATABASE_URL */
   databaseUrl?: string | undefined;
-  /** Embedded data directory, used when there is no database URL. @defaultValue process.env.SEEDCORE_DATA_DIR ?? '.seedcore/data' */
+  /** Embedded data directory; when given (and no `databaseUrl`), the embedded backend is used even if DATABASE_URL is set. @defaultValue process.env.SEEDCORE_DATA_DIR ?? '.seedcore/data' */
   dataDir?: string | undefined;
   /** Server pool size. @defaultValue 10 */
   poolSize?: number | undefined;
   applicationName?: string | undefined;
 }
 
-/** Open the server backend when a URL is given (or in DATABASE_URL), else the embedded one. */
+/**
+ * Pick the backend. Explicit options win over the environment: `databaseUrl` → server,
+ * else `dataDir` → embedded, else DATABASE_URL → server, else the embedded default
+ * (SEEDCORE_DATA_DIR or .seedcore/data).
+ */
 export async function connect(options: ConnectOptions = {}): Promise<Db> {
-  const url = options.databaseUrl ?? process.env.DATABASE_URL;
+  const url = options.databaseUrl ?? (options.dataDir === undefined ? process.env.DATABASE_URL : undefined);
   if (url) {
     return PostgresDb.open({
       databaseUrl: url,
