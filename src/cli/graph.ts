@@ -67,18 +67,23 @@ export function registerGraphCommands(program: Command): void {
     });
   node
     .command('update <type> <id>')
+    .description('set attributes of an entity')
     .requiredOption('--attrs <json>', 'attributes to set, as a JSON object', attrsOption)
     .action(async (type: string, id: string, o: { attrs: Record<string, unknown> }, cmd: Command) => {
       const n = await withDb(cmd, (db) => createGraphApi(db).updateNode(type, id, o.attrs));
       output(cmd, n, () => `updated node ${n.node_id} ${n.node_type} ${n.ext_id}`);
     });
-  node.command('delete <type> <id>').action(async (type: string, id: string, _o: unknown, cmd: Command) => {
-    const deleted = await withDb(cmd, (db) => createGraphApi(db).deleteNode(type, id));
-    output(cmd, { deleted }, () => (deleted ? 'deleted' : 'not found'));
-    if (!deleted) process.exitCode = 4;
-  });
+  node
+    .command('delete <type> <id>')
+    .description('delete an entity and its node (exit 4 when absent; 5 when still referenced)')
+    .action(async (type: string, id: string, _o: unknown, cmd: Command) => {
+      const deleted = await withDb(cmd, (db) => createGraphApi(db).deleteNode(type, id));
+      output(cmd, { deleted }, () => (deleted ? 'deleted' : 'not found'));
+      if (!deleted) process.exitCode = 4;
+    });
   node
     .command('get [type] [id]')
+    .description('show a node by type and external id, or by --node-id (exit 4 when absent)')
     .option('--node-id <n>', 'graph node id', parseIntOption('--node-id', 1))
     .action(async (type: string | undefined, id: string | undefined, o: { nodeId?: number }, cmd: Command) => {
       const n = await withDb(cmd, (db) => createGraphApi(db).getNode(nodeRef(type, id, o.nodeId)));
@@ -87,14 +92,20 @@ export function registerGraphCommands(program: Command): void {
     });
 
   const edge = graph.command('edge').description('add and remove typed edges (endpoints: external ids, or node:<id>)');
-  edge.command('add <edgeType> <src> <dst>').action(async (edgeType: string, src: string, dst: string, _o: unknown, cmd: Command) => {
-    const e = await withDb(cmd, (db) => createGraphApi(db).addEdge(edgeType, endpoint(src), endpoint(dst)));
-    output(cmd, e, () => `${e.created ? 'added' : 'exists'}: ${e.src.node_id} -[${e.edge_type}]-> ${e.dst.node_id}`);
-  });
-  edge.command('remove <edgeType> <src> <dst>').action(async (edgeType: string, src: string, dst: string, _o: unknown, cmd: Command) => {
-    const removed = await withDb(cmd, (db) => createGraphApi(db).removeEdge(edgeType, endpoint(src), endpoint(dst)));
-    output(cmd, { removed }, () => (removed ? 'removed' : 'not found'));
-  });
+  edge
+    .command('add <edgeType> <src> <dst>')
+    .description('add an edge of one of the 17 types (`seedcore graph types` lists them)')
+    .action(async (edgeType: string, src: string, dst: string, _o: unknown, cmd: Command) => {
+      const e = await withDb(cmd, (db) => createGraphApi(db).addEdge(edgeType, endpoint(src), endpoint(dst)));
+      output(cmd, e, () => `${e.created ? 'added' : 'exists'}: ${e.src.node_id} -[${e.edge_type}]-> ${e.dst.node_id}`);
+    });
+  edge
+    .command('remove <edgeType> <src> <dst>')
+    .description('remove an edge')
+    .action(async (edgeType: string, src: string, dst: string, _o: unknown, cmd: Command) => {
+      const removed = await withDb(cmd, (db) => createGraphApi(db).removeEdge(edgeType, endpoint(src), endpoint(dst)));
+      output(cmd, { removed }, () => (removed ? 'removed' : 'not found'));
+    });
 
   graph
     .command('neighbors [type] [id]')
@@ -213,6 +224,7 @@ function registerEmbeddingCommands(program: Command): void {
   const emb = program.command('embeddings').description('128-d node embeddings: upsert, get, delete, kNN search, ANN index');
   emb
     .command('upsert')
+    .description('store the 128-d embedding of a node (exactly 128 finite numbers)')
     .requiredOption('--node-id <n>', 'graph node id', parseIntOption('--node-id', 1))
     .requiredOption('--vector <json>', 'JSON array of 128 numbers')
     .option('--label <label>', 'label')
@@ -221,15 +233,21 @@ function registerEmbeddingCommands(program: Command): void {
       const n = await withDb(cmd, (db) => createEmbeddingsApi(db).upsert([{ nodeId: o.nodeId, vector, ...(o.label ? { label: o.label } : {}) }]));
       output(cmd, { upserted: n }, () => `upserted ${n}`);
     });
-  emb.command('get <nodeId>').action(async (nodeId: string, _o: unknown, cmd: Command) => {
-    const e = await withDb(cmd, (db) => createEmbeddingsApi(db).get(nodeId));
-    output(cmd, e ?? null, () => (e ? JSON.stringify(e) : 'not found'));
-    if (!e) process.exitCode = 4;
-  });
-  emb.command('delete <nodeIds...>').action(async (nodeIds: string[], _o: unknown, cmd: Command) => {
-    const n = await withDb(cmd, (db) => createEmbeddingsApi(db).delete(nodeIds));
-    output(cmd, { deleted: n }, () => `deleted ${n}`);
-  });
+  emb
+    .command('get <nodeId>')
+    .description('show the embedding of a node (exit 4 when absent)')
+    .action(async (nodeId: string, _o: unknown, cmd: Command) => {
+      const e = await withDb(cmd, (db) => createEmbeddingsApi(db).get(nodeId));
+      output(cmd, e ?? null, () => (e ? JSON.stringify(e) : 'not found'));
+      if (!e) process.exitCode = 4;
+    });
+  emb
+    .command('delete <nodeIds...>')
+    .description('delete the embeddings of these nodes')
+    .action(async (nodeIds: string[], _o: unknown, cmd: Command) => {
+      const n = await withDb(cmd, (db) => createEmbeddingsApi(db).delete(nodeIds));
+      output(cmd, { deleted: n }, () => `deleted ${n}`);
+    });
   emb
     .command('knn')
     .description('k nearest neighbours (L2) of a vector or of a node’s embedding')
