@@ -13,11 +13,11 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { PostgresDb } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { MIGRATIONS_DIR } from '../src/paths.js';
 import { claimTasks } from '../src/tasks/claim.js';
+import { RAW_COMPLETE, adminStatement, databaseUrl } from './scratch-db.js';
 
 const URL_ = process.env.DATABASE_URL;
 const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
@@ -42,27 +42,6 @@ UPDATE tasks t
  WHERE t.id = c.id
 RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts`;
 
-const COMPLETE = `
-UPDATE tasks SET status = 'completed', result = '{}'::jsonb, error = NULL, owner_id = NULL, locked_by = NULL,
-  locked_at = NULL, lease_expires_at = NULL, updated_at = now()
-WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND status = 'running'`;
-
-function dbUrl(name: string): string {
-  const u = new URL(URL_ as string);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: URL_ });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 async function loop(url: string, owner: string, variant: Variant): Promise<number> {
   const db = await PostgresDb.open({ databaseUrl: url, poolSize: 1 });
   let done = 0;
@@ -83,7 +62,7 @@ async function loop(url: string, owner: string, variant: Variant): Promise<numbe
               })
             ).map((r) => r.id);
       if (ids.length === 0) break;
-      const r = await db.query(COMPLETE, [ids, owner]);
+      const r = await db.query(RAW_COMPLETE, [ids, owner]);
       done += r.rowCount;
     }
   } finally {
@@ -94,8 +73,8 @@ async function loop(url: string, owner: string, variant: Variant): Promise<numbe
 
 async function run(variant: Variant): Promise<{ tasksPerSecond: number; indexes: number }> {
   const name = `seedcore_bench_claim_${variant.replace('-', '_')}_${randomBytes(3).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = dbUrl(name);
+  await adminStatement(URL_ as string, `CREATE DATABASE ${name}`);
+  const url = databaseUrl(URL_ as string, name);
   let dir: string | undefined;
   try {
     const db = await PostgresDb.open({ databaseUrl: url, poolSize: 2 });
@@ -125,7 +104,7 @@ async function run(variant: Variant): Promise<{ tasksPerSecond: number; indexes:
     }
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminStatement(URL_ as string, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
 

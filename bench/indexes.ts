@@ -10,6 +10,7 @@ import pg from 'pg';
 import { PostgresDb } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { claimTasks } from '../src/tasks/claim.js';
+import { RAW_COMPLETE, adminStatement, databaseUrl } from './scratch-db.js';
 
 const URL_ = process.env.DATABASE_URL;
 const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
@@ -41,27 +42,6 @@ UPDATE tasks t SET status = 'running', owner_id = $1, locked_by = $1, locked_at 
   lease_expires_at = now() + interval '10 minutes', last_heartbeat = now(), attempts = t.attempts + 1, updated_at = now()
 FROM c WHERE t.id = c.id RETURNING t.id`;
 
-const COMPLETE = `
-UPDATE tasks SET status = 'completed', result = '{}'::jsonb, error = NULL, owner_id = NULL, locked_by = NULL,
-  locked_at = NULL, lease_expires_at = NULL, updated_at = now()
-WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND status = 'running'`;
-
-function dbUrl(name: string): string {
-  const u = new URL(URL_ as string);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: URL_ });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** The seedcore set is claimed with the dispatcher's claim (priority/queue order since 013). */
 async function loop(url: string, owner: string, indexSet: 'original' | 'seedcore'): Promise<number> {
   const c = new pg.Client({ connectionString: url });
@@ -82,7 +62,7 @@ async function loop(url: string, owner: string, indexSet: 'original' | 'seedcore
               (x) => x.id,
             );
       if (ids.length === 0) break;
-      const r = await c.query(COMPLETE, [ids, owner]);
+      const r = await c.query(RAW_COMPLETE, [ids, owner]);
       done += r.rowCount ?? 0;
     }
   } finally {
@@ -93,8 +73,8 @@ async function loop(url: string, owner: string, indexSet: 'original' | 'seedcore
 
 async function run(indexSet: 'original' | 'seedcore'): Promise<{ tasksPerSecond: number; indexes: number }> {
   const name = `seedcore_bench_idx_${indexSet}_${randomBytes(3).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = dbUrl(name);
+  await adminStatement(URL_ as string, `CREATE DATABASE ${name}`);
+  const url = databaseUrl(URL_ as string, name);
   try {
     const db = await PostgresDb.open({ databaseUrl: url, poolSize: 2 });
     try {
@@ -113,7 +93,7 @@ async function run(indexSet: 'original' | 'seedcore'): Promise<{ tasksPerSecond:
       await db.close();
     }
   } finally {
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminStatement(URL_ as string, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }
 
