@@ -5,39 +5,17 @@
  * to test there.
  */
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { SERVER_URL, freshDb, type TestDb } from './helpers/db.js';
-import { ROOT, spawnSeedcore, waitForLog, type Proc } from './helpers/procs.js';
+import { startJournaledWorker, waitForLog, type Proc } from './helpers/procs.js';
 import { waitFor } from './helpers/tasks.js';
 
-const HANDLERS = resolve(ROOT, 'dist/test/helpers/task-handlers-mp.js');
 const TASKS = 400;
 const MAX_ATTEMPTS = 10;
 
 function startWorker(url: string): Proc {
-  return spawnSeedcore([
-    '--database-url',
-    url,
-    'worker',
-    '--handlers',
-    HANDLERS,
-    '--types',
-    'journaled',
-    '--concurrency',
-    '4',
-    '--prefetch',
-    '2',
-    '--lease-seconds',
-    '2',
-    '--heartbeat-seconds',
-    '0.4',
-    '--poll-ms',
-    '100',
-    '--max-attempts',
-    String(MAX_ATTEMPTS),
-  ]);
+  return startJournaledWorker(url, { prefetch: 2, leaseSeconds: 2, heartbeatSeconds: 0.4, pollMs: 100, maxAttempts: MAX_ATTEMPTS });
 }
 
 describe(

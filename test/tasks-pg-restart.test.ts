@@ -7,14 +7,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { SERVER_URL, freshDb, type TestDb } from './helpers/db.js';
-import { ROOT, spawnSeedcore, waitForLog, type Proc } from './helpers/procs.js';
+import { startJournaledWorker, waitForLog, type Proc } from './helpers/procs.js';
 import { waitFor } from './helpers/tasks.js';
 
-const HANDLERS = resolve(ROOT, 'dist/test/helpers/task-handlers-mp.js');
 const TASKS = 200;
 const canRestart =
   SERVER_URL !== undefined &&
@@ -61,27 +59,7 @@ describe(
       const url = t.url as string;
       await new TaskCoordinator(t.db).submitMany(Array.from({ length: TASKS }, () => ({ type: 'journaled', params: { ms: 150 } })));
       for (let i = 0; i < 2; i++) {
-        procs.push(
-          spawnSeedcore([
-            '--database-url',
-            url,
-            'worker',
-            '--handlers',
-            HANDLERS,
-            '--types',
-            'journaled',
-            '--concurrency',
-            '4',
-            '--lease-seconds',
-            '10',
-            '--heartbeat-seconds',
-            '1',
-            '--poll-ms',
-            '200',
-            '--max-attempts',
-            '10',
-          ]),
-        );
+        procs.push(startJournaledWorker(url, { leaseSeconds: 10, heartbeatSeconds: 1, pollMs: 200, maxAttempts: 10 }));
       }
       await Promise.all(procs.map((p) => waitForLog(p, 'worker ready')));
       const done = async (): Promise<number> => {

@@ -39,3 +39,39 @@ export async function waitForLog(p: Proc, text: string, timeoutMs = 20_000): Pro
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The handler module the multi-process tests share: type `journaled` logs every execution. */
+export const JOURNALED_HANDLERS = resolve(ROOT, 'dist/test/helpers/task-handlers-mp.js');
+
+/** Timings of a `seedcore worker` running the journaled handler (seconds, except pollMs). */
+export interface JournaledWorkerTimings {
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+  pollMs: number;
+  maxAttempts: number;
+  prefetch?: number;
+}
+
+/** A real `seedcore worker` process on `url` that claims only `journaled` tasks, 4 at a time. */
+export function startJournaledWorker(url: string, t: JournaledWorkerTimings): Proc {
+  return spawnSeedcore([
+    '--database-url',
+    url,
+    'worker',
+    '--handlers',
+    JOURNALED_HANDLERS,
+    '--types',
+    'journaled',
+    '--concurrency',
+    '4',
+    ...(t.prefetch !== undefined ? ['--prefetch', String(t.prefetch)] : []),
+    '--lease-seconds',
+    String(t.leaseSeconds),
+    '--heartbeat-seconds',
+    String(t.heartbeatSeconds),
+    '--poll-ms',
+    String(t.pollMs),
+    '--max-attempts',
+    String(t.maxAttempts),
+  ]);
+}
