@@ -69,7 +69,7 @@ async function load(db: Db, rows: number): Promise<number> {
   }
   process.stderr.write('\n');
   if (db.kind === 'postgres') await db.exec("SET maintenance_work_mem = '512MB'");
-  await db.exec(`CREATE INDEX idx_facts_text_search ON facts USING gin (to_tsvector('english', text))`);
+  await db.exec(`CREATE INDEX idx_facts_text_search ON facts USING gin (search_vector, tags, meta_data jsonb_path_ops)`);
   await db.exec('VACUUM ANALYZE facts');
   return (performance.now() - t0) / 1000;
 }

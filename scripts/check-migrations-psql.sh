@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Checks migrations/001..013 (every file present) with psql against a PostgreSQL server (with pgvector):
+# Checks migrations/001..NNN (every file present) with psql against a PostgreSQL server (with pgvector):
 #
 #   1. fresh database: apply 001..012 in order with psql -v ON_ERROR_STOP=1 -f;
 #   2. apply all of them again: schema and data dumps must be identical;
 #   3. re-apply each file alone: schema and data dumps must still be identical (001, 004,
-#      005 and 006 are followed by 013, which supersedes some of their objects; see below);
+#      005 and 006 are followed by 013, and 009 and 015 by 016, which supersede some of their
+#      objects; see below);
 #   4. LEGACY database (tasks.status TEXT with an upper-case CHECK, some rows): apply
 #      001..012; status must become taskstatus with the values lower-cased, the schema must
 #      equal the fresh one, and a second pass must change nothing.
@@ -91,17 +92,25 @@ dump "$URL" "$WORK/second"
 same "$WORK/first" "$WORK/second" "second pass"
 
 echo "== each file alone"
-# 013 supersedes objects of earlier files: it reshapes idx_tasks_claim (defined by 001, 004
-# and 005) and redefines cleanup_stale_running_tasks (006) to honour per-task max_attempts.
-# Those files are immutable once applied (the runner checks their checksums), so re-running
-# one of them alone restores its older definition, and re-running 013 after it restores the
-# current one. The check for those four files is "file alone, then 013"; every other file
-# must be idempotent alone.
-SUPERSEDED_BY_013=(001_create_tasks_table.sql 004_fix_taskstatus_enum.sql 005_consolidate_task_schema.sql 006_add_task_lease_columns.sql)
-M013="$(ls "$ROOT"/migrations/013_*.sql 2>/dev/null || true)"
+# Later files supersede objects of earlier ones: 013 reshapes idx_tasks_claim (defined by
+# 001, 004 and 005) and redefines cleanup_stale_running_tasks (006) to honour per-task
+# max_attempts; 016 rebuilds idx_facts_text_search (009) over the stored vector, tags and
+# metadata and rewrites the comments of 009 and 015. Applied files are immutable (the runner checks their checksums), so re-running
+# one of those alone restores its older definition, and re-running the superseding file
+# after it restores the current one. The check for them is "file alone, then its successor";
+# every other file must be idempotent alone.
+declare -A SUPERSEDED_BY=(
+  [001_create_tasks_table.sql]=013 [004_fix_taskstatus_enum.sql]=013
+  [005_consolidate_task_schema.sql]=013 [006_add_task_lease_columns.sql]=013
+  [009_create_facts_table.sql]=016 [015_facts_search_vector.sql]=016
+)
 for f in "${MIGRATIONS[@]}"; do
   apply_file "$URL" "$f"
-  if [[ -n "$M013" && " ${SUPERSEDED_BY_013[*]} " == *" $(basename "$f") "* ]]; then apply_file "$URL" "$M013"; fi
+  next="${SUPERSEDED_BY[$(basename "$f")]:-}"
+  if [[ -n "$next" ]]; then
+    successor="$(ls "$ROOT"/migrations/"$next"_*.sql 2>/dev/null || true)"
+    if [[ -n "$successor" ]]; then apply_file "$URL" "$successor"; fi
+  fi
   dump "$URL" "$WORK/single"
   same "$WORK/first" "$WORK/single" "re-running $(basename "$f") alone"
 done

@@ -10,22 +10,22 @@ import type { Fact, FactSearchHit, FactSearchOptions, FactSearchPage } from './t
 import { checkObject, checkTags, isUuid } from './validate.js';
 
 /**
- * The indexed expression. It must be spelled exactly as in idx_facts_text_search (009) or
- * the planner cannot use the GIN index.
+ * The vector matched and ranked: the generated column of migration 015, the first column of
+ * idx_facts_text_search (016), whose tags and meta_data columns serve the filters in the same
+ * GIN scan. Reading the stored vector also keeps a recheck from re-parsing the text.
  */
-export const FACT_TSVECTOR = "to_tsvector('english', f.text)";
-
-/** Ranking reads the vector stored by migration 015 instead of re-parsing each candidate's text. */
-export const FACT_RANK_VECTOR = 'f.search_vector';
+export const FACT_TSVECTOR = 'f.search_vector';
 
 /**
  * Ranking is not indexable: ts_rank_cd reads every candidate. A query matching more facts
- * than this ranks the first maxCandidates matches the index scan yields (storage order).
- * Measured on 1M facts (bench:facts, PostgreSQL 15, 2 busy cores): a word in 45k facts took
- * ~210 ms p50 ranked exactly, ~24 ms with a 5,000 cap, ~32 ms with 2,000 (noise), ~78 ms with
- * 10,000. Below the cap ranking is exact; the page says when the cap was hit (`truncated`).
+ * than this ranks the first maxCandidates matches the scan yields (partition by partition,
+ * then storage order: facts has 8 hash partitions, 016, and a scan stops at the cap, so a
+ * common word builds the bitmap of one partition only). Below the cap ranking is exact; the
+ * page says when the cap was hit (`truncated`). Measured on 1M facts (bench:facts,
+ * PostgreSQL 15, 2 cores): a word in 45k facts ranked over 2,000 candidates 8 ms p50, all
+ * 45k ranked exactly ~120 ms.
  */
-export const DEFAULT_MAX_CANDIDATES = 5_000;
+export const DEFAULT_MAX_CANDIDATES = 2_000;
 
 export const DEFAULT_SEARCH_LIMIT = 20;
 export const MAX_SEARCH_LIMIT = 1000;
@@ -135,7 +135,7 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
   if (ranked) {
     const cap = maxCandidates > 0 ? ` LIMIT ${p(maxCandidates)}` : '';
     const candidates = `SELECT f.*, count(*) OVER () AS candidates FROM (SELECT f.* FROM facts f, q WHERE ${where.join(' AND ')}${cap}) f`;
-    const rankExpr = `ts_rank_cd(${FACT_RANK_VECTOR}, q.tsq, 32)::float8`;
+    const rankExpr = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
     const rankedRows = `SELECT ${FACT_COLUMNS}, ${rankExpr} AS rank, f.candidates FROM (${candidates}) f, q`;
     const after = cursor && 'r' in cursor ? ` WHERE (r.rank, r.id) < (${p(cursor.r)}::float8, ${p(cursor.i)}::uuid)` : '';
     inner = `SELECT * FROM (${rankedRows}) r${after} ORDER BY r.rank DESC, r.id DESC LIMIT ${p(limit + 1)}`;

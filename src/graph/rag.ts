@@ -7,6 +7,7 @@
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
+import { DEFAULT_MAX_CANDIDATES } from '../facts/search.js';
 import { embedNeighborhood, resolveStart, type ResolvedStart } from './embed.js';
 import { knn } from './embeddings.js';
 import { expand, type EdgeTriple, type Neighborhood } from './neighborhood.js';
@@ -90,12 +91,14 @@ function intParam(p: Record<string, unknown>, key: string, dflt: number, min: nu
 /** Facts whose text matches `query` (websearch syntax), best first, as fact node ids. */
 export async function seedsFromText(q: Queryable, query: string, limit: number): Promise<number[]> {
   const r = await q.query<{ node_id: number | string }>(
+    // Same matching and candidate cap as facts search (idx_facts_text_search, stored vector).
     `SELECT ensure_fact_node(f.id) AS node_id FROM (
-       SELECT id, ts_rank(to_tsvector('english', text), websearch_to_tsquery('english', $1)) AS rank FROM facts
-        WHERE to_tsvector('english', text) @@ websearch_to_tsquery('english', $1)
-        ORDER BY rank DESC, id LIMIT $2) f
+       SELECT c.id, ts_rank_cd(c.search_vector, q.tsq, 32) AS rank
+         FROM (SELECT websearch_to_tsquery('english', $1) AS tsq) q
+        CROSS JOIN LATERAL (SELECT id, search_vector FROM facts WHERE search_vector @@ q.tsq LIMIT $3) c
+        ORDER BY rank DESC, c.id LIMIT $2) f
       ORDER BY f.rank DESC, f.id`,
-    [query, limit],
+    [query, limit, DEFAULT_MAX_CANDIDATES],
   );
   return r.rows.map((x) => Number(x.node_id));
 }

@@ -37,12 +37,13 @@ export async function verifySchema(db: Queryable): Promise<VerifyReport> {
   checks.push({ kind: 'extension', name: 'vector', ok: ext.rowCount > 0, ...(ext.rows[0] ? { detail: `pgvector ${ext.rows[0].extversion}` } : {}) });
 
   const rels = await db.query<{ relname: string; relkind: string }>(
-    "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r','v','m','p','i')",
+    "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r','v','m','p','i','I')",
   );
   const kinds = new Map(rels.rows.map((r) => [r.relname, r.relkind]));
   for (const t of EXPECTED_TABLES) checks.push({ kind: 'table', name: t, ok: kinds.get(t) === 'r' || kinds.get(t) === 'p' });
   for (const v of EXPECTED_VIEWS) checks.push({ kind: 'view', name: v, ok: kinds.get(v) === 'v' || kinds.get(v) === 'm' });
-  for (const i of EXPECTED_INDEXES) checks.push({ kind: 'index', name: i, ok: kinds.get(i) === 'i' });
+  // 'I': the index of a partitioned table (facts, 016).
+  for (const i of EXPECTED_INDEXES) checks.push({ kind: 'index', name: i, ok: kinds.get(i) === 'i' || kinds.get(i) === 'I' });
 
   const fns = await db.query<{ sig: string; ok: boolean }>('SELECT s AS sig, to_regprocedure(s) IS NOT NULL AS ok FROM unnest($1::text[]) AS s', [
     [...EXPECTED_FUNCTIONS],
@@ -74,7 +75,7 @@ export async function verifySchema(db: Queryable): Promise<VerifyReport> {
   }
 
   const trg = await db.query<{ tgname: string; relname: string }>(
-    'SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgname = ANY($1::text[])',
+    'SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgname = ANY($1::text[])',
     [Object.keys(EXPECTED_TRIGGERS)],
   );
   const triggers = new Map(trg.rows.map((r) => [r.tgname, r.relname]));

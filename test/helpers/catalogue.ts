@@ -3,6 +3,8 @@ import type { Queryable } from '../../src/db/types.js';
 /**
  * A comparable description of the public schema: columns, indexes, functions, views, enums,
  * triggers and constraints. Two databases with equal snapshots have the same catalogue.
+ * Constraints PostgreSQL derives for partitions (conparentid <> 0, e.g. the foreign keys into
+ * facts' partitions) are left out: PostgreSQL 15 and 17 name them differently.
  */
 export async function catalogueSnapshot(db: Queryable): Promise<Record<string, string[]>> {
   const q = async (sql: string): Promise<string[]> => (await db.query<{ x: string }>(sql)).rows.map((r) => r.x).sort();
@@ -24,7 +26,7 @@ export async function catalogueSnapshot(db: Queryable): Promise<Record<string, s
       "SELECT c.relname || ' ' || t.tgname AS x FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = current_schema()",
     ),
     constraints: await q(
-      "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS x FROM pg_constraint WHERE connamespace = current_schema()::regnamespace AND contype <> 'n' AND conrelid <> 0 AND conrelid::regclass::text <> 'seedcore_migrations'",
+      "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) AS x FROM pg_constraint WHERE connamespace = current_schema()::regnamespace AND contype <> 'n' AND conrelid <> 0 AND conparentid = 0 AND conrelid::regclass::text <> 'seedcore_migrations'",
     ),
   };
 }
