@@ -1,5 +1,6 @@
 /** Helpers shared by bench/queue.ts and bench/queue-peers.ts. */
 import { performance } from 'node:perf_hooks';
+import type { DrainCost } from './drain-probe.js';
 
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
 const GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 20);
@@ -9,6 +10,8 @@ export interface SystemResult {
   drainPerSec: number;
   drainMs: number;
   latencyMs: { p50: number; p99: number; samples: number };
+  /** What the drain cost the server (bench/drain-probe.ts); absent on PGlite. */
+  cost?: DrainCost;
 }
 
 export const CHUNK = 1000;

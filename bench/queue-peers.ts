@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import PgBoss from 'pg-boss';
 import pg from 'pg';
+import { startDrainProbe } from './drain-probe.js';
 import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
 
 /** As autovacuum would after a bulk insert (done for every system). */
@@ -48,6 +49,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     let allRan!: () => void;
     const ran = new Promise<void>((r) => (allRan = r));
     const preset = { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
+    const probe = await startDrainProbe(url);
     t0 = performance.now();
     const runner = await run({
       pgPool,
@@ -65,6 +67,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     await ran;
     await runner.stop();
     const drainMs = performance.now() - t0;
+    const cost = await probe.stop(tasks);
     // latency (localQueue off: a batch-fetching pool waits for its refetch cycle on a trickle)
     const started = new Map<number, number>();
     const latencyRunner = await run({
@@ -89,6 +92,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
       drainPerSec: Math.round((tasks / drainMs) * 1000),
       drainMs: Math.round(drainMs),
       latencyMs: latency,
+      cost,
     };
   } finally {
     await utils.release();
@@ -112,6 +116,7 @@ export async function runPgBoss(url: string, tasks: number, concurrency: number)
     let count = 0;
     let allRan!: () => void;
     const ran = new Promise<void>((r) => (allRan = r));
+    const probe = await startDrainProbe(url);
     t0 = performance.now();
     const workers: string[] = [];
     for (let i = 0; i < concurrency; i++) {
@@ -131,6 +136,7 @@ export async function runPgBoss(url: string, tasks: number, concurrency: number)
       await sleep(5);
     }
     const drainMs = performance.now() - t0;
+    const cost = await probe.stop(tasks);
     const started = new Map<number, number>();
     for (let i = 0; i < concurrency; i++) {
       await boss.work('ping', { batchSize: 1, pollingIntervalSeconds: 0.5 }, async (jobs) => {
@@ -146,6 +152,7 @@ export async function runPgBoss(url: string, tasks: number, concurrency: number)
       drainPerSec: Math.round((tasks / drainMs) * 1000),
       drainMs: Math.round(drainMs),
       latencyMs: latency,
+      cost,
     };
   } finally {
     await boss.stop({ graceful: false, wait: true } as PgBoss.StopOptions);

@@ -10,10 +10,14 @@
  *              written) (jobs/s)
  *   latency  — LATENCY_SAMPLES single jobs enqueued every LATENCY_GAP_MS ms on idle workers;
  *              enqueue → handler start, p50 / p99 (ms)
+ *   cost     — per drained task: CPU of all postgres processes (local server), WAL bytes, this
+ *              process's CPU, and with pg_stat_statements preloaded the top statements
+ *              (bench/drain-probe.ts)
  *
  *   DATABASE_URL=postgres://… npm run bench:queue
  *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
- *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite)
+ *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite),
+ *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant)
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +26,7 @@ import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { Dispatcher } from '../src/tasks/dispatcher.js';
+import { startDrainProbe, type DrainCost } from './drain-probe.js';
 import { runGraphile, runPgBoss } from './queue-peers.js';
 import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
 
@@ -59,8 +64,13 @@ export async function freshDatabase(tag: string): Promise<{ url: string; drop: (
   return { url: dbUrl(name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-async function runSeedCore(db: Db, tasks: number): Promise<SystemResult> {
+/** Experiments only: SQL run on SeedCore's database after migrating (e.g. an index variant). */
+const SEEDCORE_SQL = process.env.BENCH_SEEDCORE_SQL;
+
+/** `url`: the server database, to measure what the drain costs it (absent on PGlite). */
+async function runSeedCore(db: Db, tasks: number, url?: string): Promise<SystemResult> {
   await migrate(db);
+  if (SEEDCORE_SQL) await db.exec(SEEDCORE_SQL);
   const coordinator = new TaskCoordinator(db);
   // enqueue
   let t0 = performance.now();
@@ -84,11 +94,13 @@ async function runSeedCore(db: Db, tasks: number): Promise<SystemResult> {
     concurrency: CONCURRENCY,
     prefetch: PREFETCH,
   });
+  const probe = url ? await startDrainProbe(url) : undefined;
   t0 = performance.now();
   await dispatcher.start();
   await ran;
   await dispatcher.stop();
   const drainMs = performance.now() - t0;
+  const cost = await probe?.stop(tasks);
   const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status <> 'completed'");
   if ((left.rows[0]?.n ?? -1) !== 0) throw new Error(`seedcore: ${left.rows[0]?.n} tasks not completed after the drain`);
   // latency
@@ -113,6 +125,7 @@ async function runSeedCore(db: Db, tasks: number): Promise<SystemResult> {
     drainPerSec: Math.round((tasks / drainMs) * 1000),
     drainMs: Math.round(drainMs),
     latencyMs: latency,
+    ...(cost ? { cost } : {}),
   };
 }
 
@@ -129,6 +142,23 @@ function median(rs: SystemResult[]): SystemResult & { rounds: number; drainPerSe
     latencyMs: { p50: med(rs.map((r) => r.latencyMs.p50)), p99: med(rs.map((r) => r.latencyMs.p99)), samples: rs[0]?.latencyMs.samples ?? 0 },
     rounds: rs.length,
     drainPerSecAll: rs.map((r) => r.drainPerSec),
+    ...(rs.some((r) => r.cost) ? { cost: medianCost(rs.flatMap((r) => (r.cost ? [r.cost] : []))) } : {}),
+  };
+}
+
+/** Median of each cost figure; the statements of the last round. */
+function medianCost(cs: DrainCost[]): DrainCost {
+  const med = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v[Math.floor((v.length - 1) / 2)] as number;
+  };
+  const cpu = cs.map((c) => c.dbCpuUsPerTask).filter((x): x is number => x !== null);
+  const last = cs[cs.length - 1];
+  return {
+    dbCpuUsPerTask: cpu.length ? med(cpu) : null,
+    walBytesPerTask: med(cs.map((c) => c.walBytesPerTask)),
+    nodeCpuUsPerTask: med(cs.map((c) => c.nodeCpuUsPerTask)),
+    ...(last?.statements ? { statements: last.statements } : {}),
   };
 }
 
@@ -144,7 +174,7 @@ async function main(): Promise<void> {
           const { url, drop } = await freshDatabase('seedcore');
           const db = await PostgresDb.open({ databaseUrl: url, poolSize: 10 });
           try {
-            return await runSeedCore(db, TASKS);
+            return await runSeedCore(db, TASKS, url);
           } finally {
             await db.close();
             await drop();
@@ -214,6 +244,11 @@ async function main(): Promise<void> {
     const o = results[other];
     return sc && o ? Math.round((sc.drainPerSec / o.drainPerSec) * 100) / 100 : null;
   };
+  const costRatio = (k: 'dbCpuUsPerTask' | 'walBytesPerTask'): number | null => {
+    const a = sc?.cost?.[k];
+    const b = results['graphile-worker']?.cost?.[k];
+    return typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
+  };
   const out = {
     machine: {
       cpus: os.cpus().length,
@@ -232,7 +267,12 @@ async function main(): Promise<void> {
     },
     results,
     ...(Object.keys(errors).length ? { errors } : {}),
-    ratios: { drainVsGraphileWorker: ratio('graphile-worker'), drainVsPgBoss: ratio('pg-boss') },
+    ratios: {
+      drainVsGraphileWorker: ratio('graphile-worker'),
+      drainVsPgBoss: ratio('pg-boss'),
+      dbCpuPerTaskVsGraphileWorker: costRatio('dbCpuUsPerTask'),
+      walPerTaskVsGraphileWorker: costRatio('walBytesPerTask'),
+    },
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }

@@ -1,0 +1,102 @@
+/**
+ * What a drain costs the database, per task: server CPU (all `postgres` processes, read from
+ * /proc — only when the server runs on this machine), WAL bytes, and, when the server preloads
+ * pg_stat_statements, the statements that took the time. Throughput alone cannot say why one
+ * queue is faster than another on a shared 2-core machine; these figures can.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
+
+export interface DrainCost {
+  /** CPU time of every postgres process during the drain, µs per task (null: server not local). */
+  dbCpuUsPerTask: number | null;
+  walBytesPerTask: number;
+  /** This process's CPU time during the drain, µs per task. */
+  nodeCpuUsPerTask: number;
+  /** Top statements by execution time (only with pg_stat_statements preloaded). */
+  statements?: { query: string; calls: number; rows: number; execUsPerTask: number; walBytesPerTask: number }[];
+}
+
+const CLOCK_TICK_US = 10_000; // USER_HZ = 100 on Linux
+
+/** Sum of utime + stime of every process named `postgres`, in µs; null without /proc. */
+function postgresCpuUs(): number | null {
+  let ticks = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const open = stat.indexOf('(');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(open + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return ticks * CLOCK_TICK_US;
+}
+
+function isLocal(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '::1' || host === '[::1]';
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Start measuring; `stop(tasks)` returns the cost of what ran in between. */
+export async function startDrainProbe(url: string): Promise<{ stop(tasks: number): Promise<DrainCost> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let statements = false;
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await client.query('SELECT pg_stat_statements_reset()');
+    statements = true;
+  } catch {
+    // not preloaded (shared_preload_libraries): CPU and WAL only
+  }
+  const lsn0 = (await client.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]?.l;
+  const local = isLocal(url);
+  const cpu0 = local ? postgresCpuUs() : null;
+  const node0 = process.cpuUsage();
+  return {
+    async stop(tasks: number): Promise<DrainCost> {
+      try {
+        const node = process.cpuUsage(node0);
+        const cpu1 = local ? postgresCpuUs() : null;
+        const wal = await client.query<{ d: number }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 AS d', [lsn0]);
+        const cost: DrainCost = {
+          dbCpuUsPerTask: cpu0 !== null && cpu1 !== null ? round1((cpu1 - cpu0) / tasks) : null,
+          walBytesPerTask: Math.round((wal.rows[0]?.d ?? 0) / tasks),
+          nodeCpuUsPerTask: round1((node.user + node.system) / tasks),
+        };
+        if (statements) {
+          const r = await client.query<{ query: string; calls: string; rows: string; ms: number; wal: string }>(
+            `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, rows, total_exec_time AS ms, wal_bytes AS wal
+               FROM pg_stat_statements
+              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+              ORDER BY total_exec_time DESC LIMIT 3`,
+          );
+          cost.statements = r.rows.map((s) => ({
+            query: s.query.slice(0, 120),
+            calls: Number(s.calls),
+            rows: Number(s.rows),
+            execUsPerTask: round1((s.ms * 1000) / tasks),
+            walBytesPerTask: Math.round(Number(s.wal) / tasks),
+          }));
+        }
+        return cost;
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
