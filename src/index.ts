@@ -1,5 +1,5 @@
 // The public surface of the `seedcore` package. Internals are not exported.
-export { openSeedCore, type OpenSeedCoreOptions, type SeedCore } from './seedcore.js';
+export { openSeedCore, type OpenSeedCoreOptions, type QueuesApi, type SeedCore } from './seedcore.js';
 export {
   connect,
   DEFAULT_DATA_DIR,

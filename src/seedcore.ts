@@ -6,6 +6,8 @@ import { TaskCoordinator } from './tasks/coordinator.js';
 import { Dispatcher, type DispatcherOptions } from './tasks/dispatcher.js';
 import { createFactsApi, type FactsApi } from './facts/index.js';
 import { createRegistryApi, type RegistryApi } from './registry/index.js';
+import { listQueues, setQueueLimit, type QueueInfo } from './tasks/queues.js';
+import { TaskSchedules } from './tasks/schedules.js';
 
 export interface OpenSeedCoreOptions extends ConnectOptions {
   /** Apply pending migrations on open. @defaultValue true */
@@ -27,10 +29,19 @@ export interface SeedCore {
   readonly facts: FactsApi;
   /** The runtime registry: clients (membership with fencing), lookup, epochs, expiry, reconciler. */
   readonly registry: RegistryApi;
+  /** Recurring tasks (cron schedules, migration 013): set, list, get, enable/disable, delete. */
+  readonly schedules: TaskSchedules;
+  /** Queues: waiting/running counts and per-queue running-task limits (null removes a limit, 0 pauses). */
+  readonly queues: QueuesApi;
   /** A Dispatcher (worker) bound to this database; call start(), and stop() before close() (close() also stops it). */
   createDispatcher(options: DispatcherOptions): Dispatcher;
   /** Close the database (unless it was passed in) and stop background work started through this object. */
   close(): Promise<void>;
+}
+
+export interface QueuesApi {
+  list(): Promise<QueueInfo[]>;
+  setLimit(queue: string, maxRunning: number | null): Promise<void>;
 }
 
 export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<SeedCore> {
@@ -52,6 +63,8 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
     embeddings: createEmbeddingsApi(db),
     facts: createFactsApi(db),
     registry,
+    schedules: new TaskSchedules(db),
+    queues: { list: () => listQueues(db), setLimit: (queue, maxRunning) => setQueueLimit(db, queue, maxRunning) },
     createDispatcher(dispatcherOptions: DispatcherOptions): Dispatcher {
       // Facts access for handlers (ctx.facts) is on by default through the facade.
       const d = new Dispatcher(db, { taskFacts: createTaskFacts, ...dispatcherOptions });

@@ -99,7 +99,7 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
         title: 'SeedCore API',
         version: '0.1.0',
         description:
-          'Tasks, graph tasks, facts, graph, embeddings and the runtime registry. Errors are always {"error": {"code", "message"}}. When SEEDCORE_API_TOKEN is set, /api routes need Authorization: Bearer <token>.',
+          'Tasks, queues, schedules, graph tasks, facts, graph, embeddings and the runtime registry. Errors are always {"error": {"code", "message"}}. When SEEDCORE_API_TOKEN is set, /api routes need Authorization: Bearer <token>.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: token ? [{ bearer: [] }] : [],

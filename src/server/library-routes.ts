@@ -8,6 +8,7 @@ import type { SeedCore } from '../seedcore.js';
 import type { ServerContext } from './context.js';
 import { registerFactRoutes } from './routes/facts.js';
 import { registerGraphRoutes } from './routes/graph.js';
+import { registerSchedulingRoutes } from './routes/scheduling.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 
 export interface Features {
@@ -25,6 +26,7 @@ export function wiredFeatures(core: SeedCore): Features {
 
 export function registerLibraryRoutes(app: FastifyInstance, ctx: ServerContext, features: Features): void {
   if (features.tasks) registerTaskRoutes(app, ctx);
+  if (features.tasks) registerSchedulingRoutes(app, ctx);
   if (features.facts) registerFactRoutes(app, ctx);
   if (features.graph && features.embeddings) registerGraphRoutes(app, ctx);
 }
