@@ -2,7 +2,8 @@
  * What a drain costs the database, per task: server CPU (all `postgres` processes, read from
  * /proc — only when the server runs on this machine), WAL bytes, and, when the server preloads
  * pg_stat_statements, the statements that took the time. Throughput alone cannot say why one
- * queue is faster than another on a shared 2-core machine; these figures can.
+ * queue is faster than another on a shared 2-core machine; these figures can. A backend that
+ * exits before stop() takes its CPU time with it: keep the measured connections open until then.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
