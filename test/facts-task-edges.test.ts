@@ -64,12 +64,16 @@ for (const kind of BACKENDS) {
       assert.equal(nodes.rows[0]?.n, 2, 'fact graph nodes exist');
     });
 
-    it('deleting a fact removes its edges; bad ids are rejected without writing', async () => {
+    it('deleting a fact removes its edges and its graph node; bad ids are rejected without writing', async () => {
       const taskId = await newTask(t);
       const facts = createTaskFacts(t.db, taskId);
       const f = await facts.produce({ text: 'Ephemeral produced fact' });
+      const mapped = "SELECT count(*)::int AS n FROM graph_node_map WHERE node_type = 'fact' AND ext_uuid = $1";
+      assert.equal((await t.db.query<{ n: number }>(mapped, [f.id])).rows[0]?.n, 1);
       await deleteFact(t.db, f.id);
       assert.deepEqual(await edgesOf(t, taskId), []);
+      // The statement trigger on the partitioned facts table (016) still sees the deleted rows.
+      assert.equal((await t.db.query<{ n: number }>(mapped, [f.id])).rows[0]?.n, 0);
       await assert.rejects(facts.read(['nope']), (e) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT'));
       assert.throws(
         () => createTaskFacts(t.db, 'not-a-uuid'),
