@@ -159,7 +159,7 @@ async function runServer(rows: number, queries: number) {
     const have = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM facts');
     const loadSeconds = (have.rows[0]?.n ?? 0) >= rows ? null : await load(db, rows);
     const size = await db.query<{ n: number; idx: string }>(
-      "SELECT count(*)::int AS n, pg_size_pretty(pg_relation_size('idx_facts_text_search')) AS idx FROM facts",
+      "SELECT count(*)::int AS n, (SELECT pg_size_pretty(sum(pg_relation_size(relid))) FROM pg_partition_tree('idx_facts_text_search')) AS idx FROM facts",
     );
     return {
       backend: 'postgres',
