@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { isSeedCoreError } from '../src/errors.js';
 import { backoffDelay } from '../src/tasks/backoff.js';
 import { builtinHandlers } from '../src/tasks/builtin.js';
+import { LazyAbort } from '../src/tasks/context.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { failTasks } from '../src/tasks/worker-sql.js';
 import { claimTasks as claimWith } from '../src/tasks/claim.js';
@@ -15,6 +16,28 @@ import { startDispatcher, taskRow, waitFor } from './helpers/tasks.js';
 function claimTasks(db: Queryable, owner: string, limit: number, types: string[], leaseSeconds: number) {
   return claimWith(db, { owner, limit, types, queues: ['default'], leaseSeconds, agingSeconds: 0, limitsLocked: false });
 }
+
+describe('LazyAbort (ctx.signal)', () => {
+  it('makes no signal until read; an abort before the first read is kept, with the first reason', () => {
+    const a = new LazyAbort();
+    a.abort('first');
+    a.abort('second');
+    assert.equal(a.signal.aborted, true);
+    assert.equal(a.signal.reason, 'first');
+    assert.equal(a.signal, a.signal, 'one signal, not a new one per read');
+  });
+  it('fires listeners of a signal read before the abort, once', () => {
+    const a = new LazyAbort();
+    const signal = a.signal;
+    let fired = 0;
+    signal.addEventListener('abort', () => fired++);
+    assert.equal(signal.aborted, false);
+    a.abort(new Error('cancelled'));
+    a.abort(new Error('again'));
+    assert.equal(fired, 1);
+    assert.equal((signal.reason as Error).message, 'cancelled');
+  });
+});
 
 describe('backoff', () => {
   it('is base·2^(n−1), capped, and exact without jitter', () => {
@@ -223,6 +246,29 @@ for (const kind of BACKENDS) {
       }
       assert.equal(aborted, true);
       assert.match((await taskRow(t.db, row.id)).error ?? '', /timed out after 100 ms/);
+    });
+
+    it('a handler that first reads ctx.signal after its timeout gets a signal already aborted with the timeout', async () => {
+      let seen: { aborted: boolean; reason: unknown } | undefined;
+      const row = await c.submit({ type: 'late_reader' });
+      const d = await startDispatcher(t.db, {
+        handlers: {
+          late_reader: async (_task, ctx: TaskContext) => {
+            await new Promise((r) => setTimeout(r, 250));
+            seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
+          },
+        },
+        timeouts: { late_reader: 50 },
+        maxAttempts: 1,
+      });
+      try {
+        await waitFor('failed', async () => (await taskRow(t.db, row.id)).status === 'failed');
+        await waitFor('handler returned', async () => seen !== undefined);
+      } finally {
+        await d.stop({ graceMs: 0 });
+      }
+      assert.equal(seen?.aborted, true);
+      assert.ok(isSeedCoreError(seen?.reason, 'SEEDCORE_TIMEOUT'));
     });
 
     it('a result over resultMaxBytes fails the task without retry; ctx.facts without a provider throws', async () => {

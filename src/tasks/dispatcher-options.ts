@@ -2,6 +2,7 @@
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import type { BackoffOptions } from './backoff.js';
+import type { LazyAbort } from './context.js';
 import type { HandlerMap, TaskFacts, TaskLogger, TaskRecord } from './types.js';
 
 export interface DispatcherOptions {
@@ -74,7 +75,8 @@ export interface Held {
   task: TaskRecord;
   owner: string;
   state: 'buffered' | 'running' | 'finished';
-  controller: AbortController;
+  /** Fires ctx.signal (cancel, lease loss, timeout, shutdown). */
+  abort: LazyAbort;
   timer?: NodeJS.Timeout;
   progress?: { done: number; total?: number };
 }

@@ -15,7 +15,7 @@ import { OutcomeWriter } from './outcomes.js';
 import { recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.js';
 import { claimTasks, claimWithLimits, expireTasks, limitedQueues } from './claim.js';
 import { ScheduleRunner } from './schedules.js';
-import { makeContext } from './context.js';
+import { LazyAbort, makeContext } from './context.js';
 
 export type { DispatcherEvent, DispatcherOptions, Held } from './dispatcher-options.js';
 
@@ -250,7 +250,7 @@ export class Dispatcher {
         if (tasks.length < limit && !this.wake) this.idle = true;
         if (tasks.length > 0) this.emit({ kind: 'claimed', count: tasks.length });
         for (const task of tasks) {
-          const h: Held = { task, owner, state: 'buffered', controller: new AbortController() };
+          const h: Held = { task, owner, state: 'buffered', abort: new LazyAbort() };
           this.held.set(task.id, h);
           this.buffer.push(h);
         }
@@ -360,9 +360,9 @@ export class Dispatcher {
       }
     }
     if (error !== undefined) {
-      if (error instanceof SeedCoreError && error.code === 'SEEDCORE_TIMEOUT') h.controller.abort(error);
+      if (error instanceof SeedCoreError && error.code === 'SEEDCORE_TIMEOUT') h.abort.abort(error);
       if (error === this.shutdownError) {
-        h.controller.abort(error);
+        h.abort.abort(error);
         this.held.delete(id);
       } else {
         const message = error instanceof Error ? error.message : String(error);
@@ -394,7 +394,7 @@ export class Dispatcher {
     h.state = 'finished';
     if (h.timer) clearTimeout(h.timer);
     this.held.delete(h.task.id);
-    h.controller.abort(new SeedCoreError('SEEDCORE_CONFLICT', reason));
+    h.abort.abort(new SeedCoreError('SEEDCORE_CONFLICT', reason));
     if (wasRunning) {
       this.running--;
       if (this.running === 0 && this.drained) this.drained();
