@@ -1,8 +1,8 @@
 /**
  * The peers of bench/queue.ts, each tuned to its best documented throughput settings:
- * - graphile-worker 0.17.3: localQueue.size 500 (batch fetch), completeJobBatchDelay 0 and
+ * - graphile-worker 0.17.3: localQueue.size BENCH_BATCH (500; batch fetch), completeJobBatchDelay 0 and
  *   failJobBatchDelay 0 (batched completion), prepared statements (its default).
- * - pg-boss 10.4.2: batch fetch (batchSize 500) with `concurrency` work() loops polling every
+ * - pg-boss 10.4.2: batch fetch (batchSize BENCH_BATCH) with `concurrency` work() loops polling every
  *   0.5 s (its minimum); v10 has no LISTEN/NOTIFY and no burst mode (those came in v11/v12,
  *   which need Node ≥ 22).
  */
@@ -29,7 +29,7 @@ const quietLogger = new Logger(() => (level: string, message: string) => {
   if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
 });
 
-export async function runGraphile(url: string, tasks: number, concurrency: number): Promise<SystemResult> {
+export async function runGraphile(url: string, tasks: number, concurrency: number, batch: number): Promise<SystemResult> {
   // Our own pool (graphile-worker's default pool size, 10), ended before the database is
   // dropped, with an error listener: graphile-worker releases its pools asynchronously and an
   // idle connection terminated by DROP DATABASE … WITH (FORCE) would crash the process.
@@ -48,7 +48,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     let count = 0;
     let allRan!: () => void;
     const ran = new Promise<void>((r) => (allRan = r));
-    const preset = { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
+    const preset = { worker: { localQueue: { size: batch }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
     const probe = await startDrainProbe(url);
     t0 = performance.now();
     const runner = await run({
@@ -100,7 +100,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
   }
 }
 
-export async function runPgBoss(url: string, tasks: number, concurrency: number): Promise<SystemResult> {
+export async function runPgBoss(url: string, tasks: number, concurrency: number, batch: number): Promise<SystemResult> {
   const boss = new PgBoss({ connectionString: url, max: 10 });
   boss.on('error', (e: Error) => process.stderr.write(`pg-boss: ${e.message}\n`));
   await boss.start();
@@ -121,7 +121,7 @@ export async function runPgBoss(url: string, tasks: number, concurrency: number)
     const workers: string[] = [];
     for (let i = 0; i < concurrency; i++) {
       workers.push(
-        await boss.work('noop', { batchSize: 500, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        await boss.work('noop', { batchSize: batch, pollingIntervalSeconds: 0.5 }, async (jobs) => {
           count += jobs.length;
           if (count >= tasks) allRan();
         }),

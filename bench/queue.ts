@@ -16,7 +16,7 @@
  *
  *   DATABASE_URL=postgres://… npm run bench:queue
  *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
- *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite),
+ *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_BATCH (500), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite),
  *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant)
  */
 import { performance } from 'node:perf_hooks';
@@ -37,8 +37,11 @@ const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
 const GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 20);
 const PGLITE_TASKS = Number(process.env.BENCH_PGLITE_TASKS ?? 10_000);
 const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,graphile,pgboss,pglite').split(',');
-/** SeedCore's local queue: tasks claimed ahead of free slots (graphile-worker's localQueue.size analogue). */
-const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 500);
+/**
+ * Batch size, the same for every system: SeedCore's prefetch (tasks claimed ahead of free
+ * slots), graphile-worker's localQueue.size, pg-boss's batchSize.
+ */
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function dbUrl(name: string): string {
@@ -92,7 +95,7 @@ async function runSeedCore(db: Db, tasks: number, url?: string): Promise<SystemR
       },
     },
     concurrency: CONCURRENCY,
-    prefetch: PREFETCH,
+    prefetch: BATCH,
   });
   const probe = url ? await startDrainProbe(url) : undefined;
   t0 = performance.now();
@@ -187,7 +190,7 @@ async function main(): Promise<void> {
         async () => {
           const { url, drop } = await freshDatabase('graphile');
           try {
-            return await runGraphile(url, TASKS, CONCURRENCY);
+            return await runGraphile(url, TASKS, CONCURRENCY, BATCH);
           } finally {
             await drop();
           }
@@ -199,7 +202,7 @@ async function main(): Promise<void> {
         async () => {
           const { url, drop } = await freshDatabase('pgboss');
           try {
-            return await runPgBoss(url, TASKS, CONCURRENCY);
+            return await runPgBoss(url, TASKS, CONCURRENCY, BATCH);
           } finally {
             await drop();
           }
@@ -260,7 +263,7 @@ async function main(): Promise<void> {
       tasks: TASKS,
       concurrency: CONCURRENCY,
       rounds: ROUNDS,
-      seedcorePrefetch: PREFETCH,
+      batch: BATCH,
       latencySamples: SAMPLES,
       latencyGapMs: GAP_MS,
       pgliteTasks: PGLITE_TASKS,
