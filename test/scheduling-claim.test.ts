@@ -177,6 +177,42 @@ for (const kind of BACKENDS) {
     });
 
     if (kind === 'postgres') {
+      it('8 parallel claimers racing a writer that rewrites the queued rows claim every task exactly once', async () => {
+        // The claim updates the row versions it locked (by ctid). The writer keeps making new
+        // versions of queued rows, so claims meet rows whose newest version their snapshot
+        // cannot see: such a row may be skipped by one claim, but never claimed twice or lost.
+        const n = 2000;
+        await tasks.submitMany(Array.from({ length: n }, () => ({ type: 't' })));
+        let writing = true;
+        let rewrites = 0;
+        const writer = (async () => {
+          while (writing) {
+            const r = await t.db.query(
+              "UPDATE tasks SET description = 'rewritten', updated_at = clock_timestamp() WHERE id IN (SELECT id FROM tasks WHERE status = 'queued' ORDER BY random() LIMIT 50)",
+            );
+            rewrites += r.rowCount;
+          }
+        })();
+        const seen = new Map<string, number>();
+        try {
+          for (let round = 0; round < 200; round++) {
+            const batches = await Promise.all(Array.from({ length: 8 }, (_, i) => claimTasks(t.db, { ...base, owner: `w${i}`, limit: 40 })));
+            for (const b of batches) for (const row of b) seen.set(row.id, (seen.get(row.id) ?? 0) + 1);
+            if (seen.size === n) break;
+          }
+        } finally {
+          writing = false;
+          await writer;
+        }
+        assert.ok(rewrites > 0, 'the writer made new row versions while claims ran');
+        assert.equal(seen.size, n, 'every task claimed');
+        assert.deepEqual([...new Set(seen.values())], [1], 'no task claimed twice');
+        const rows = await t.db.query<{ status: string; attempts: number; n: number }>(
+          'SELECT status::text AS status, attempts, count(*)::int AS n FROM tasks GROUP BY 1, 2',
+        );
+        assert.deepEqual(rows.rows, [{ status: 'running', attempts: 1, n }]);
+      });
+
       it('queue limits hold under 12 parallel claimers on separate connections', async () => {
         await tasks.submitMany(Array.from({ length: 200 }, () => ({ type: 't', queue: 'lim' })));
         await setQueueLimit(t.db, 'lim', 5);
