@@ -6,27 +6,21 @@ import type { TaskContext, TaskFacts, TaskLogger } from './types.js';
 
 /**
  * A task's abort signal, made on first use. Most handlers never read `ctx.signal`, and an
- * AbortController per task was ~6% of a 100k-task drain's time in this process. abort() before
- * the first read is remembered: the signal is then born aborted, with the first reason.
+ * AbortController per task was ~6% of a 100k-task drain's time in this process. An abort (rare:
+ * cancel, timeout, shutdown) makes the controller too, so a later read sees it aborted with the
+ * first reason (AbortController ignores later aborts).
  */
 export class LazyAbort {
   private controller: AbortController | undefined;
-  private aborted = false;
-  private reason: unknown;
 
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.reason);
-    }
+    this.controller ??= new AbortController();
     return this.controller.signal;
   }
 
   abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
+    this.controller ??= new AbortController();
+    this.controller.abort(reason);
   }
 }
 
