@@ -21,7 +21,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
@@ -29,6 +28,7 @@ import { Dispatcher } from '../src/tasks/dispatcher.js';
 import { startDrainProbe, type DrainCost } from './drain-probe.js';
 import { runGraphile, runPgBoss } from './queue-peers.js';
 import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
+import { adminStatement, databaseUrl } from './scratch-db.js';
 
 const SERVER = process.env.DATABASE_URL;
 const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
@@ -44,27 +44,12 @@ const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,graphile,pgboss,pglite')
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-function dbUrl(name: string): string {
-  const u = new URL(SERVER as string);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: SERVER });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** A fresh database on the server for one system; dropped by the returned function. */
-export async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
+async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = SERVER as string;
   const name = `bench_queue_${tag}_${randomBytes(3).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  return { url: dbUrl(name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  await adminStatement(base, `CREATE DATABASE ${name}`);
+  return { url: databaseUrl(base, name), drop: () => adminStatement(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** Experiments only: SQL run on SeedCore's database after migrating (e.g. an index variant). */

@@ -14,6 +14,7 @@ import { PostgresDb } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { claimTasks } from '../src/tasks/claim.js';
 import { pruneTasks } from '../src/tasks/retention.js';
+import { adminStatement } from './scratch-db.js';
 
 const URL_ = process.env.DATABASE_URL;
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
@@ -32,15 +33,8 @@ interface Sample {
   autovacuums: number;
 }
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: URL_ });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+// main() checks DATABASE_URL before anything runs.
+const admin = (sql: string): Promise<void> => adminStatement(URL_ as string, sql);
 
 type Variant = 'keep' | 'prune' | 'prune+vacuum';
 
