@@ -2,6 +2,9 @@
  * The claim (migration 013): priority with aging, named queues, per-queue concurrency limits,
  * time windows.
  *
+ * KEEP IN STEP with migrations/020_worker_protocol.sql (the same semantics as stored functions
+ * for workers in other languages) until this dispatcher calls those functions.
+ *
  * Order: effective priority, then due time (coalesce(run_after, created_at)), then age
  * (created_at). Effective priority = priority level (critical 0 … low 3) minus one level per
  * `agingSeconds` the task has been due, floored at 0: a low task due for 3 × agingSeconds

@@ -3,6 +3,9 @@
  * (id, owner_id, status = 'running'): a worker whose lease was taken over, or whose task was
  * cancelled, changes nothing. Every UPDATE sets updated_at itself so the row trigger does not
  * fire (see migration 001).
+ *
+ * KEEP IN STEP with migrations/020_worker_protocol.sql (the same semantics as stored functions
+ * for workers in other languages) until this dispatcher calls those functions.
  */
 import type { Queryable } from '../db/types.js';
 import { prepared } from './prepared.js';
