@@ -74,6 +74,16 @@ export const EXPECTED_FUNCTIONS = [
   'update_graph_node_map_updated_at()',
   'update_timestamps()',
   'update_facts_updated_at()',
+  // 020: the worker protocol for clients in any language, and the jsonb -> vector cast
+  'claim_tasks(text,integer,double precision,text[],text[],double precision)',
+  'renew_task_leases(text,uuid[],double precision)',
+  'complete_task(uuid,text,jsonb)',
+  'fail_task(uuid,text,text,double precision,integer)',
+  'cancel_task(uuid,text)',
+  'recover_stale_tasks(integer,integer,boolean)',
+  'promote_task_dependents(uuid[])',
+  'cancel_task_dependents(uuid[])',
+  'jsonb_to_vector(jsonb)',
 ] as const;
 
 export const EXPECTED_ENUMS: Record<string, readonly string[]> = {
