@@ -67,6 +67,8 @@ export type DispatcherEvent =
   | { kind: 'completed'; id: string }
   | { kind: 'failed'; id: string; error: string; final: boolean }
   | { kind: 'lost'; id: string; reason: string }
+  /** The handler threw TaskSuspended: the task waits in the database; no outcome written. */
+  | { kind: 'suspended'; id: string; waitingFor: string }
   | { kind: 'recovered'; ids: string[] }
   | { kind: 'error'; where: string; error: unknown };
 

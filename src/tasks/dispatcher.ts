@@ -16,6 +16,7 @@ import { recoverStale, releaseTasks, renewLeases, renewOne } from './worker-sql.
 import { claimTasks, claimWithLimits, expireTasks, limitedQueues } from './claim.js';
 import { ScheduleRunner } from './schedules.js';
 import { LazyAbort, makeContext } from './context.js';
+import { isTaskSuspended } from './suspend.js';
 
 export type { DispatcherEvent, DispatcherOptions, Held } from './dispatcher-options.js';
 
@@ -338,6 +339,15 @@ export class Dispatcher {
     if (h.timer) clearTimeout(h.timer);
     this.running--;
     const id = h.task.id;
+    if (isTaskSuspended(error)) {
+      // The handler suspended its task in the database (a compare-and-set on our owner id):
+      // the row already holds its next state. Free the slot, write no outcome, stop renewing.
+      this.held.delete(id);
+      this.emit({ kind: 'suspended', id, waitingFor: error.waitingFor });
+      if (this.running === 0 && this.drained) this.drained();
+      this.pump();
+      return;
+    }
     if (error === undefined) {
       let json: string;
       try {
