@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ERROR_CODES, SeedCoreError, fromDbError } from '../src/errors.js';
-import { PACKAGE_ROOT } from '../src/paths.js';
+import { SeedCoreError, fromDbError } from '../src/errors.js';
 
 describe('error family', () => {
-  it('every error code is documented in the README with its HTTP status', () => {
-    const readme = readFileSync(`${PACKAGE_ROOT}README.md`, 'utf8');
-    for (const [code, { status }] of Object.entries(ERROR_CODES)) {
-      assert.match(readme, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), `${code} is missing from the README's error table`);
-    }
-  });
-
   it('maps SQLSTATEs to stable codes and keeps the cause', () => {
     const pgError = Object.assign(new Error('illegal transition alive -> starting'), { code: '55000' });
     const e = fromDbError(pgError);
