@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Checks migrations/001..NNN (every file present) with psql against a PostgreSQL server (with pgvector):
+# Checks every file in migrations/ with psql against a PostgreSQL server (with pgvector):
 #
-#   1. fresh database: apply 001..012 in order with psql -v ON_ERROR_STOP=1 -f;
+#   1. fresh database: apply them all in order with psql -v ON_ERROR_STOP=1 -f;
 #   2. apply all of them again: schema and data dumps must be identical;
 #   3. re-apply each file alone: schema and data dumps must still be identical (001, 004,
 #      005 and 006 are followed by 013, and 009 and 015 by 016, which supersede some of their
 #      objects; see below);
 #   4. LEGACY database (tasks.status TEXT with an upper-case CHECK, some rows): apply
-#      001..012; status must become taskstatus with the values lower-cased, the schema must
-#      equal the fresh one, and a second pass must change nothing.
+#      them all; status must become taskstatus with the values lower-cased, the schema must
+#      equal the fresh one, and a second pass must change nothing;
+#   5. the committed schema.sql must be what the migrations produce (scripts/dump-schema.sh).
 #
 # Usage: DATABASE_URL=postgres://user:pass@host:5432/db scripts/check-migrations-psql.sh [dbname]
 # The databases it creates (dbname, dbname_legacy) are dropped at the end. Exit 1 on failure.
@@ -17,7 +18,7 @@ set -euo pipefail
 : "${DATABASE_URL:?set DATABASE_URL, e.g. postgres://seedcore:seedcore@127.0.0.1:5432/seedcore}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MIGRATIONS=("$ROOT"/migrations/0[0-9][0-9]_*.sql)
-[ "${#MIGRATIONS[@]}" -ge 12 ] || { echo "expected 12 migrations in $ROOT/migrations" >&2; exit 1; }
+[ "${#MIGRATIONS[@]}" -ge 16 ] || { echo "expected at least 16 migrations in $ROOT/migrations" >&2; exit 1; }
 
 DB="${1:-seedcore_migcheck_$$}"
 LEGACY_DB="${DB}_legacy"
@@ -175,4 +176,7 @@ apply_all "$LEGACY_URL"
 dump "$LEGACY_URL" "$WORK/legacy2"
 same "$WORK/legacy" "$WORK/legacy2" "legacy database, second pass"
 
-echo "OK: ${#MIGRATIONS[@]} migrations apply on a fresh and on a legacy database, and are idempotent"
+echo "== schema.sql"
+bash "$ROOT/scripts/dump-schema.sh" --check
+
+echo "OK: ${#MIGRATIONS[@]} migrations apply on a fresh and on a legacy database, and are idempotent; schema.sql is current"
