@@ -108,8 +108,8 @@ COMMENT ON FUNCTION cancel_task_dependents(uuid[]) IS
 -- deadlock between claimers); the claim statement then runs with a fresh snapshot, so the
 -- running counts it sees include every earlier claimer's commit (never over-claimed).
 --
--- A claimer whose owner id is a registry instance that is dead, of an old epoch or silent for
--- longer than the liveness window claims nothing: other workers may already be recovering its
+-- A claimer whose owner id is a registry instance that is not alive (starting, draining, dead),
+-- of an old epoch or silent for longer than the liveness window claims nothing: other workers may already be recovering its
 -- tasks, so it must re-register under a new id first. Owners that are not registry instances
 -- (a psql session, a script) are not checked.
 CREATE OR REPLACE FUNCTION claim_tasks(
@@ -139,7 +139,7 @@ BEGIN
   IF p_owner ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AND EXISTS (
        SELECT 1 FROM registry_instance ri LEFT JOIN cluster_metadata cm ON cm.id = 1
         WHERE ri.instance_id = p_owner::uuid
-          AND (ri.status = 'dead'
+          AND (ri.status <> 'alive'
                OR ri.cluster_epoch IS DISTINCT FROM cm.current_epoch
                OR ri.last_heartbeat < now() - make_interval(secs => coalesce(cm.liveness_seconds, 15)))) THEN
     RETURN;

@@ -1,0 +1,13 @@
+"""SeedCore for Python: a threaded worker and a client, speaking SeedCore's SQL worker protocol.
+
+Needs a PostgreSQL server with SeedCore's migrations applied (``seedcore migrate``); the
+embedded PGlite backend lives inside a Node process and cannot be reached from Python.
+"""
+
+from .client import Client
+from .errors import PermanentError, SeedCoreError
+from .tasks import Task
+from ._worker import TaskContext, Worker, load_handlers
+
+__all__ = ["Client", "PermanentError", "SeedCoreError", "Task", "TaskContext", "Worker", "load_handlers"]
+__version__ = "0.1.0"
