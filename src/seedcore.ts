@@ -1,5 +1,5 @@
 import { connect, type ConnectOptions, type Db } from './db/index.js';
-import { migrate } from './migrate/runner.js';
+import { migrateUnlessStandby } from './db/standby.js';
 import { createTaskFacts } from './facts/index.js';
 import { createEmbeddingsApi, createGraphApi, type EmbeddingsApi, type GraphApi } from './graph/index.js';
 import { TaskCoordinator } from './tasks/coordinator.js';
@@ -48,7 +48,8 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
   const db = options.db ?? (await connect(options));
   const ownsDb = options.db === undefined;
   try {
-    if (options.migrate !== false) await migrate(db);
+    // A standby cannot migrate; it replays the primary's (and must already be current).
+    if (options.migrate !== false) await migrateUnlessStandby(db);
   } catch (e) {
     if (ownsDb) await db.close();
     throw e;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { connect, type Db } from '../db/index.js';
+import { connect, migrateUnlessStandby, type Db } from '../db/index.js';
 import { SeedCoreError, isSeedCoreError } from '../errors.js';
-import { migrate } from '../migrate/runner.js';
 
 /** Options every command accepts (defined on the root program). */
 export interface GlobalOptions {
@@ -16,14 +15,18 @@ export function globalOptions(cmd: Command): GlobalOptions {
 
 /**
  * Open the database a command should use: --database-url / DATABASE_URL selects the server,
- * otherwise the embedded data directory. Migrates first unless `migrate: false`.
+ * otherwise the embedded data directory. Migrates first unless `migrate: false` (on a read-only
+ * standby it only checks the schema is current, so read commands work there). Connection
+ * settings come from the environment (SEEDCORE_LISTEN_URL, SEEDCORE_PREPARED_STATEMENTS,
+ * SEEDCORE_QUERY_TIMEOUT_MS, SEEDCORE_STATEMENT_TIMEOUT_MS, SEEDCORE_CONNECT_TIMEOUT_MS,
+ * SEEDCORE_KEEPALIVE_MS; see src/db/settings.ts).
  */
 export async function openDb(cmd: Command, opts: { migrate?: boolean; poolSize?: number } = {}): Promise<Db> {
   const g = globalOptions(cmd);
   const db = await connect({ databaseUrl: g.databaseUrl, dataDir: g.dataDir, poolSize: opts.poolSize, applicationName: `seedcore-${cmd.name()}` });
   if (opts.migrate !== false) {
     try {
-      await migrate(db);
+      await migrateUnlessStandby(db);
     } catch (e) {
       await db.close();
       throw e;

@@ -17,13 +17,19 @@ export function registerServeCommand(program: Command): void {
       'after',
       `
 Environment:
-  DATABASE_URL        PostgreSQL server (else the embedded database in --data-dir / SEEDCORE_DATA_DIR)
+  DATABASE_URL        PostgreSQL server (else the embedded database in --data-dir / SEEDCORE_DATA_DIR);
+                      a transaction-mode pooler (PgBouncer) works with nothing else set
+  SEEDCORE_LISTEN_URL direct connection for LISTEN when DATABASE_URL is a pooler (else: polling)
+  SEEDCORE_PREPARED_STATEMENTS=on  named prepared statements (direct connections only; off)
+  SEEDCORE_QUERY_TIMEOUT_MS, SEEDCORE_CONNECT_TIMEOUT_MS, SEEDCORE_KEEPALIVE_MS,
+  SEEDCORE_STATEMENT_TIMEOUT_MS    timeouts and TCP keepalive (60000, 10000, 10000, off)
   PORT, HOST          where to listen (8080, 127.0.0.1)
   SEEDCORE_API_TOKEN  require "Authorization: Bearer <token>" on /api routes
   LOG_LEVEL           pino level for the JSON logs on stdout (info)
 
 The first line on stdout is "SeedCore listening on <url>"; JSON logs follow.
-SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the database.`,
+SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the database.
+On a read-only standby it serves reads only (no demo data, dispatcher or heartbeat).`,
     )
     .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
@@ -44,6 +50,7 @@ SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the d
           database: service.core.db.description,
           backend: service.core.db.kind,
           demo: service.demo,
+          standby: service.standby,
           background: service.background.features,
           routes: service.server.features,
         },

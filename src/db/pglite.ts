@@ -70,6 +70,11 @@ export class PGliteDb implements Db {
     return queryable(this.pglite).query<R>(sql, params);
   }
 
+  /** One session, no pooler: a plain query (PGlite plans are cheap and it keeps no named statements). */
+  prepared<R extends object = Row>(_name: string, sql: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.query<R>(sql, params);
+  }
+
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     // PGlite serialises transactions with a mutex; fn's errors are rethrown unchanged.
     return this.pglite.transaction((tx: Transaction) =>
@@ -99,6 +104,15 @@ export class PGliteDb implements Db {
     return async () => {
       if (!this.closed) await unsubscribe();
     };
+  }
+
+  /** In-process notifications always arrive. */
+  async notificationsWork(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async isStandby(): Promise<boolean> {
+    return false;
   }
 
   async schemaChanged(): Promise<void> {

@@ -1,5 +1,7 @@
 import pg from 'pg';
-import { fromDbError, isConnectionError } from '../errors.js';
+import { SeedCoreError, fromDbError, isConnectionError } from '../errors.js';
+import { Listener, type DbLogger } from './listener.js';
+import { isMaintenanceStatement, resolveConnectionSettings, type ConnectionSettings, type ResolvedConnectionSettings } from './settings.js';
 import type { Db, QueryResult, Row, Tx } from './types.js';
 
 // BIGINT (int8) and BIGINT[] as JS numbers, as PGlite returns them: node ids and counts stay
@@ -32,122 +34,62 @@ function toResult<R extends object>(res: pg.QueryResult<R>): QueryResult<R> {
   return { rows: res.rows, rowCount: res.rowCount ?? res.rows.length };
 }
 
-export interface PostgresOpenOptions {
+export interface PostgresOpenOptions extends ConnectionSettings {
   databaseUrl: string;
   /** Pool size. @defaultValue 10 */
   poolSize?: number;
   /** Sent as application_name, visible in pg_stat_activity. @defaultValue 'seedcore' */
   applicationName?: string;
+  /** Where the connection layer reports, once, that notifications do not arrive. @defaultValue one JSON line on stderr */
+  log?: DbLogger;
 }
 
-/**
- * LISTEN on a dedicated connection that survives server restarts: when the connection drops
- * it reconnects with backoff and re-subscribes every channel. Notifications sent while it was
- * down are lost, which is why workers also poll.
- */
-class Listener {
-  private client: pg.Client | undefined;
-  private readonly handlers = new Map<string, Set<(payload: string) => void>>();
-  private connecting: Promise<void> | undefined;
-  private stopped = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+/** Pino-shaped JSON lines on stderr, for processes that did not pass a logger. */
+const stderrLog: DbLogger = {
+  warn: (msg, fields) => process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, ...fields, msg })}\n`),
+};
 
-  constructor(private readonly config: pg.ClientConfig) {}
-
-  async subscribe(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {
-    let set = this.handlers.get(channel);
-    const isNew = !set;
-    if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-    }
-    set.add(fn);
-    await this.ensureConnected();
-    if (isNew && this.client) await this.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-    return async () => {
-      const s = this.handlers.get(channel);
-      if (!s) return;
-      s.delete(fn);
-      if (s.size === 0) {
-        this.handlers.delete(channel);
-        await this.client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
-      }
-    };
-  }
-
-  private ensureConnected(): Promise<void> {
-    if (this.client) return Promise.resolve();
-    if (!this.connecting) {
-      this.connecting = this.connect().finally(() => {
-        this.connecting = undefined;
-      });
-    }
-    return this.connecting;
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client(this.config);
-    client.on('notification', (msg) => {
-      for (const fn of this.handlers.get(msg.channel) ?? []) fn(msg.payload ?? '');
-    });
-    const onDrop = (): void => {
-      if (this.client === client) this.client = undefined;
-      client.removeAllListeners('error');
-      client.on('error', () => undefined);
-      this.scheduleReconnect(250);
-    };
-    client.on('error', onDrop);
-    client.on('end', onDrop);
-    await client.connect();
-    for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-    this.client = client;
-  }
-
-  private scheduleReconnect(delayMs: number): void {
-    if (this.stopped || this.retryTimer || this.handlers.size === 0) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.ensureConnected().catch(() => this.scheduleReconnect(Math.min(delayMs * 2, 5000)));
-    }, delayMs);
-    this.retryTimer.unref();
-  }
-
-  async close(): Promise<void> {
-    this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const c = this.client;
-    this.client = undefined;
-    if (c) {
-      c.removeAllListeners('end');
-      c.removeAllListeners('error');
-      c.on('error', () => undefined);
-      await c.end().catch(() => undefined);
-    }
-  }
+/** node-postgres reports its own reply timeout with this message. */
+function isReadTimeout(e: unknown): boolean {
+  return e instanceof Error && e.message === 'Query read timeout';
 }
 
-/** A PostgreSQL server through a node-postgres pool. */
+/** A PostgreSQL server (directly or through a pooler) through a node-postgres pool. */
 export class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
   readonly description: string;
   readonly pool: pg.Pool;
+  /** The connection settings in effect (options over environment over defaults). */
+  readonly settings: ResolvedConnectionSettings;
   private readonly listener: Listener;
   private closed = false;
 
   private constructor(options: PostgresOpenOptions) {
-    const config: pg.PoolConfig = {
-      connectionString: options.databaseUrl,
-      max: options.poolSize ?? 10,
-      application_name: options.applicationName ?? 'seedcore',
+    const settings = resolveConnectionSettings(options);
+    this.settings = settings;
+    const appName = options.applicationName ?? 'seedcore';
+    // No session state: nothing here may depend on one server connection living across
+    // transactions (a transaction-mode pooler hands each transaction a different one).
+    const common: pg.ClientConfig = {
       types: typeParsers,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      ...(settings.keepAliveMs > 0 ? { keepAlive: true, keepAliveInitialDelayMillis: settings.keepAliveMs } : {}),
+      ...(settings.statementTimeoutMs > 0 ? { statement_timeout: settings.statementTimeoutMs } : {}),
     };
-    this.pool = new pg.Pool(config);
+    this.pool = new pg.Pool({ ...common, connectionString: options.databaseUrl, max: options.poolSize ?? 10, application_name: appName });
     // An idle client losing its connection (e.g. server restart) must not crash the process;
     // the pool drops it and the next query opens a fresh one.
     this.pool.on('error', () => undefined);
-    this.listener = new Listener({ connectionString: options.databaseUrl, application_name: `${config.application_name}-listen`, types: typeParsers });
     this.description = redactUrl(options.databaseUrl);
+    const listenUrl = settings.listenUrl ?? options.databaseUrl;
+    this.listener = new Listener({
+      config: { ...common, connectionString: listenUrl, application_name: `${appName}-listen` },
+      description: redactUrl(listenUrl),
+      notify: async (channel) => {
+        await this.query('SELECT pg_notify($1, $2)', [channel, 'probe']);
+      },
+      log: options.log ?? stderrLog,
+    });
   }
 
   static async open(options: PostgresOpenOptions): Promise<PostgresDb> {
@@ -161,11 +103,44 @@ export class PostgresDb implements Db {
     return db;
   }
 
+  /** The per-statement reply timeout (none for maintenance statements). */
+  private timeoutFor(sql: string): number | undefined {
+    const ms = this.settings.queryTimeoutMs;
+    return ms > 0 && !isMaintenanceStatement(sql) ? ms : undefined;
+  }
+
+  private dbError(e: unknown): SeedCoreError {
+    if (isReadTimeout(e))
+      return new SeedCoreError(
+        'SEEDCORE_UNAVAILABLE',
+        `no reply from the database within ${this.settings.queryTimeoutMs} ms (SEEDCORE_QUERY_TIMEOUT_MS); the connection was discarded`,
+        { cause: e },
+      );
+    return fromDbError(e);
+  }
+
   async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     try {
-      return toResult(await this.pool.query<R>(sql, params as unknown[] | undefined));
+      // On any error (a reply timeout included) the pool discards the client instead of reusing it.
+      const config: pg.QueryConfig = { text: sql, values: params as unknown[] | undefined, query_timeout: this.timeoutFor(sql) } as pg.QueryConfig;
+      return toResult(await this.pool.query<R>(config));
     } catch (e) {
-      throw fromDbError(e);
+      throw this.dbError(e);
+    }
+  }
+
+  /**
+   * A named prepared statement when `preparedStatements` is on, else an unnamed one (parsed
+   * per call, which every pooler handles). The name is per connection: each pooled
+   * connection prepares it on first use.
+   */
+  async prepared<R extends object = Row>(name: string, sql: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+    if (!this.settings.preparedStatements) return this.query<R>(sql, params);
+    try {
+      const config = { name: `seedcore_${name}`, text: sql, values: params as unknown[], query_timeout: this.timeoutFor(sql) } as pg.QueryConfig;
+      return toResult(await this.pool.query<R>(config));
+    } catch (e) {
+      throw this.dbError(e);
     }
   }
 
@@ -176,30 +151,32 @@ export class PostgresDb implements Db {
     } catch (e) {
       throw fromDbError(e);
     }
+    let broken = false;
     const tx: Tx = {
-      async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      query: async <R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
         try {
-          return toResult(await client.query<R>(sql, params as unknown[] | undefined));
+          return toResult(await client.query<R>({ text: sql, values: params as unknown[] | undefined, query_timeout: this.timeoutFor(sql) } as pg.QueryConfig));
         } catch (e) {
-          throw fromDbError(e);
+          // A statement without a reply may still be running on this connection: never reuse it.
+          if (isReadTimeout(e)) broken = true;
+          throw this.dbError(e);
         }
       },
-      async exec(sql: string): Promise<void> {
+      exec: async (sql: string): Promise<void> => {
         try {
           await client.query(sql);
         } catch (e) {
-          throw fromDbError(e);
+          throw this.dbError(e);
         }
       },
     };
-    let broken = false;
     try {
       await tx.query('BEGIN');
       const result = await fn(tx);
       await tx.query('COMMIT');
       return result;
     } catch (e) {
-      broken = isConnectionError(e) || isConnectionError((e as { cause?: unknown }).cause);
+      broken ||= isConnectionError(e) || isConnectionError((e as { cause?: unknown }).cause);
       if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
       throw e;
     } finally {
@@ -220,6 +197,15 @@ export class PostgresDb implements Db {
 
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
     return this.listener.subscribe(channel, onNotify);
+  }
+
+  notificationsWork(): Promise<boolean> {
+    return this.listener.working();
+  }
+
+  async isStandby(): Promise<boolean> {
+    const r = await this.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+    return r.rows[0]?.standby === true;
   }
 
   async schemaChanged(): Promise<void> {

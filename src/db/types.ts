@@ -11,6 +11,13 @@ export interface QueryResult<R extends object = Row> {
 /** Anything that can run one parameterised statement: the database or an open transaction. */
 export interface Queryable {
   query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Run a hot-path statement as a named prepared statement when the connection is known to
+   * allow it (a direct server connection with prepared statements switched on), else as a
+   * plain query. Optional: callers go through `prepared()` in src/tasks/prepared.ts, which
+   * falls back to `query` for anything without it (e.g. an open transaction).
+   */
+  prepared?<R extends object = Row>(name: string, sql: string, params: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
 /** An open transaction: statements, plus multi-statement scripts (used by migrations). */
@@ -36,6 +43,20 @@ export interface Db extends Queryable {
    * listener holds its own connection and re-subscribes after the server restarts.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Whether notifications reach this process's `listen` handlers. On the server the listener
+   * checks it by itself after LISTEN: it NOTIFYs a private probe channel through the normal
+   * connection and waits briefly (behind a transaction-mode pooler such as PgBouncer, or on a
+   * standby, nothing arrives). Resolves once that check is done (at most a few seconds; it
+   * connects the listener if nothing listens yet). When false, rely on polling: the listener
+   * has closed its connection and logged why once. Always true on the embedded backend.
+   */
+  notificationsWork(): Promise<boolean>;
+  /**
+   * True when the server is a read-only standby (`pg_is_in_recovery()`): reads work, writes,
+   * migrations and LISTEN do not. Always false on the embedded backend.
+   */
+  isStandby(): Promise<boolean>;
   /**
    * Tell the backend the schema changed (e.g. after migrations). PGlite learns array types
    * once at start, so an enum created later (taskstatus[]) would not serialise as an array

@@ -14,6 +14,8 @@ import { startBackground, type Background } from './background.js';
 export interface ServiceOptions {
   databaseUrl?: string | undefined;
   dataDir?: string | undefined;
+  /** A direct URL for LISTEN when databaseUrl is a pooler. @defaultValue process.env.SEEDCORE_LISTEN_URL */
+  listenUrl?: string | undefined;
   /** @defaultValue process.env.PORT ?? 8080 (0 picks a free port) */
   port?: number;
   /** @defaultValue process.env.HOST ?? '127.0.0.1' */
@@ -35,6 +37,8 @@ export interface RunningService {
   core: SeedCore;
   demo: DemoSummary | null;
   background: Background;
+  /** The database is a read-only standby: serving reads only (no demo data, no background work). */
+  standby: boolean;
   /** Stop everything; resolves when the database is closed. */
   stop(): Promise<void>;
 }
@@ -52,12 +56,19 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   // Check the address before opening (and perhaps migrating) the database.
   const port = options.port ?? envPort();
   const host = options.host ?? process.env.HOST ?? '127.0.0.1';
-  const core = await openSeedCore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, applicationName: 'seedcore-serve' });
+  const core = await openSeedCore({
+    databaseUrl: options.databaseUrl,
+    dataDir: options.dataDir,
+    applicationName: 'seedcore-serve',
+    ...(options.listenUrl !== undefined ? { listenUrl: options.listenUrl } : {}),
+  });
   let server: SeedCoreServer | undefined;
   let background: Background | undefined;
   try {
+    // A standby serves reads; it can neither load demo data nor run workers or a heartbeat.
+    const standby = await core.db.isStandby();
     let demo: DemoSummary | null = null;
-    if (options.demo !== false && (await isEmptyDatabase(core.db))) demo = await loadDemoData(core.db);
+    if (!standby && options.demo !== false && (await isEmptyDatabase(core.db))) demo = await loadDemoData(core.db);
     server = await buildServer({
       core,
       apiToken: options.apiToken,
@@ -74,7 +85,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     options.onListening?.(url);
-    background = options.background === false ? { features: [], stop: async () => {} } : await startBackground(core, server.metrics, url, app.log);
+    if (standby) app.log.warn('the database is a read-only standby: serving reads only, no dispatcher or registry heartbeat');
+    background = options.background === false || standby ? { features: [], stop: async () => {} } : await startBackground(core, server.metrics, url, app.log);
     const bg = background;
     const srv = server;
     let stopping: Promise<void> | undefined;
@@ -84,6 +96,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       core,
       demo,
       background,
+      standby,
       stop() {
         stopping ??= (async () => {
           try {
