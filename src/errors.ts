@@ -8,6 +8,10 @@
 export const ERROR_CODES = {
   SEEDCORE_INVALID_INPUT: { status: 400, description: 'The input is malformed or out of range; nothing was written.' },
   SEEDCORE_UNAUTHORIZED: { status: 401, description: 'A bearer token is required (SEEDCORE_API_TOKEN is set) and was missing or wrong.' },
+  SEEDCORE_FORBIDDEN: {
+    status: 403,
+    description: 'Refused without a token: the Host header does not name this server, or a state-changing request came from another origin.',
+  },
   SEEDCORE_NOT_FOUND: { status: 404, description: 'The referenced task, fact, node, instance or migration does not exist.' },
   SEEDCORE_AMBIGUOUS_ID: { status: 409, description: 'An id prefix matches more than one row; give more characters.' },
   SEEDCORE_CONFLICT: {
@@ -24,6 +28,8 @@ export const ERROR_CODES = {
   SEEDCORE_VERIFY_FAILED: { status: 500, description: 'The live catalogue is missing objects the schema promises.' },
   SEEDCORE_UNAVAILABLE: { status: 503, description: 'The database is unreachable or shutting down; retry later.' },
   SEEDCORE_TIMEOUT: { status: 504, description: 'An operation exceeded its time limit.' },
+  SEEDCORE_EVENT_TIMEOUT: { status: 504, description: 'A durable task waited for an event longer than its timeout (ctx.awaitEvent).' },
+  SEEDCORE_CHILD_FAILED: { status: 424, description: 'A child task a durable task waited for failed or was cancelled (ctx.awaitTasks); details name it.' },
   SEEDCORE_DB_ERROR: { status: 500, description: 'The database rejected a statement for a reason not covered above (the cause is kept).' },
   SEEDCORE_INTERNAL: { status: 500, description: 'An unexpected error; a bug in SeedCore (the cause is kept).' },
 } as const;
@@ -97,12 +103,10 @@ export function fromDbError(e: unknown, context?: string): SeedCoreError {
   const text = context ? `${context}: ${msg}` : msg;
   const state = sqlState(e);
   if (isConnectionError(e)) return new SeedCoreError('SEEDCORE_UNAVAILABLE', text, { cause: e });
+  // Class 22, data exception: the value itself is bad (a NUL byte, an out-of-range time,
+  // invalid text for a type, wrong vector dimensions).
+  if (state?.startsWith('22')) return new SeedCoreError('SEEDCORE_INVALID_INPUT', text, { cause: e });
   switch (state) {
-    case '22004': // null_value_not_allowed
-    case '22023': // invalid_parameter_value
-    case '22P02': // invalid_text_representation (bad uuid, bad enum label)
-    case '22003': // numeric_value_out_of_range
-    case '22000': // data_exception (e.g. wrong vector dimensions)
     case '23502': // not_null_violation
     case '23514': // check_violation
     case '42883': // undefined_function (wrong argument types)

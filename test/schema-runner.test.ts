@@ -97,7 +97,7 @@ describe('openSeedCore', () => {
       const id = (await core.tasks.submit({ type: 'noop' })).id;
       const page = await core.tasks.list({ status: ['queued'] });
       assert.deepEqual(
-        page.tasks.map((t) => t.id),
+        page.items.map((t) => t.id),
         [id],
       );
     } finally {

@@ -294,13 +294,14 @@ describe('request logs', () => {
         done();
       },
     });
-    const s = await testServer('pglite', { apiToken: 'log-secret-123', logger: { level: 'info', stream } });
+    const s = await testServer('pglite', { apiToken: 'log-secret-123', logger: { level: 'info', stream }, logRequests: true });
     try {
       const url = await s.app.listen({ port: 0, host: '127.0.0.1' });
       const events = await openEventStream(`${url}/api/events?token=log-secret-123`);
       await events.next();
       events.close();
       await s.app.inject({ url: '/api/overview?token=log-secret-123' });
+      await s.app.inject({ url: '/api/overview?%74oken=log-secret-123&%70assword=log-secret-123' });
     } finally {
       await s.close();
     }

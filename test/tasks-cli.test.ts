@@ -59,7 +59,7 @@ for (const kind of BACKENDS) {
       assert.equal((JSON.parse(dep.stdout) as { status: string }).status, 'created');
       const list = await cli(target, ['--json', 'tasks', 'list', '--domain', 'cli']);
       assert.deepEqual(
-        (JSON.parse(list.stdout) as { tasks: { id: string }[] }).tasks.map((x) => x.id),
+        (JSON.parse(list.stdout) as { items: { id: string }[] }).items.map((x) => x.id),
         [id],
       );
       assert.equal((await cli(target, ['tasks', 'cancel', id])).code, 0);

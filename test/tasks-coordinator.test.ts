@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Db } from '../src/db/types.js';
 import { isSeedCoreError } from '../src/errors.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
-import { completeAny, failTasks } from '../src/tasks/worker-sql.js';
+import { completeAny, failTasks } from '../src/tasks/completion.js';
 import { claimTasks as claimWith } from '../src/tasks/claim.js';
 import type { Queryable } from '../src/db/types.js';
 import { promoteDependents, cancelDependents } from '../src/tasks/dependencies.js';
@@ -113,16 +113,16 @@ for (const kind of BACKENDS) {
       let cursor: string | undefined;
       for (;;) {
         const page = await c.list({ type: 'page', limit: 3, ...(cursor ? { cursor } : {}) });
-        seen.push(...page.tasks.map((x) => x.id));
+        seen.push(...page.items.map((x) => x.id));
         if (!page.nextCursor) break;
         cursor = page.nextCursor;
       }
       assert.equal(seen.length, 7);
       assert.deepEqual(new Set(seen), new Set(made.map((m) => m.id)));
       const odd = await c.list({ type: 'page', domain: 'odd' });
-      assert.equal(odd.tasks.length, 3);
+      assert.equal(odd.items.length, 3);
       const queued = await c.list({ type: 'page', status: ['queued'] });
-      assert.equal(queued.tasks.length, 7);
+      assert.equal(queued.items.length, 7);
       await assert.rejects(c.list({ status: 'bogus' as 'queued' }), (e: unknown) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT'));
       await assert.rejects(c.list({ cursor: 'bad' }), (e: unknown) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT'));
     });

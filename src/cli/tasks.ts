@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { invalidInput } from '../errors.js';
 import { TaskCoordinator } from '../tasks/coordinator.js';
-import type { TaskRow } from '../tasks/rows.js';
-import { TASK_STATUSES, type TaskStatus } from '../tasks/types.js';
+import { TASK_COLUMN_NAMES, type TaskRow } from '../tasks/rows.js';
+import { TASK_PRIORITIES, TASK_STATUSES, type TaskPriority, type TaskStatus } from '../tasks/types.js';
 import type { SubmitTaskInput } from '../tasks/validate.js';
 import { openDb, output, parseIntOption, parseJsonOption } from './context.js';
 import { registerWorkerCommand } from './worker.js';
@@ -14,29 +14,22 @@ function iso(d: Date | null): string {
 
 function oneLine(t: TaskRow): string {
   const err = t.error ? `  ${t.error.replace(/\s+/g, ' ').slice(0, 60)}` : '';
-  return `${t.id}  ${t.status.padEnd(9)} ${t.type.padEnd(18)} attempts=${t.attempts}  ${iso(t.created_at)}${err}`;
+  return `${t.id}  ${t.status.padEnd(9)} ${t.type.padEnd(18)} ${t.queue}/${t.priority}  attempts=${t.attempts}  ${iso(t.created_at)}${err}`;
 }
 
+function shown(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (v instanceof Date) return v.toISOString();
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** Every column of the row (TASK_COLUMN_NAMES), one per line, so a new column shows up here too. */
 function details(t: TaskRow): string {
-  const lines = [
-    `id          ${t.id}`,
-    `status      ${t.status}`,
-    `type        ${t.type}`,
-    `attempts    ${t.attempts}`,
-    `description ${t.description ?? '-'}`,
-    `domain      ${t.domain ?? '-'}`,
-    `drift_score ${t.drift_score}`,
-    `params      ${JSON.stringify(t.params)}`,
-    `run_after   ${iso(t.run_after)}`,
-    `owner_id    ${t.owner_id ?? '-'}`,
-    `lease until ${iso(t.lease_expires_at)}`,
-    `heartbeat   ${iso(t.last_heartbeat)}`,
-    `created_at  ${iso(t.created_at)}`,
-    `updated_at  ${iso(t.updated_at)}`,
-    `result      ${t.result === null || t.result === undefined ? '-' : JSON.stringify(t.result)}`,
-    `error       ${t.error ?? '-'}`,
-  ];
-  return lines.join('\n');
+  const row = t as unknown as Record<string, unknown>;
+  const width = Math.max(...TASK_COLUMN_NAMES.map((c) => c.length)) + 1;
+  return TASK_COLUMN_NAMES.map(
+    (c) => `${c.padEnd(width)} ${c === 'attempts' && t.max_attempts !== null ? `${t.attempts}/${t.max_attempts}` : shown(row[c])}`,
+  ).join('\n');
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -44,6 +37,53 @@ function list(v: string | undefined): string[] | undefined {
     ?.split(',')
     .map((x) => x.trim())
     .filter(Boolean);
+}
+
+interface SubmitOptions {
+  params: string;
+  description?: string;
+  domain?: string;
+  driftScore?: string;
+  dependsOn?: string;
+  runAfter?: string;
+  agentId?: string;
+  organId?: string;
+  priority?: string;
+  queue?: string;
+  maxAttempts?: number;
+  timeoutSeconds?: string;
+  dedupKey?: string;
+  expiresAt?: string;
+  id?: string;
+}
+
+function numberOption(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw invalidInput(`${name} must be a number (got '${v}')`, { path: name, expected: 'a number', got: v });
+  return n;
+}
+
+/** The options of `seedcore submit` as a task input; the library validates every field. */
+export function submitInput(type: string, o: SubmitOptions, deps: string[]): SubmitTaskInput {
+  const input: SubmitTaskInput = { type, params: parseJsonOption('--params', o.params) as Record<string, unknown> };
+  const drift = numberOption('--drift-score', o.driftScore);
+  const timeout = numberOption('--timeout-seconds', o.timeoutSeconds);
+  if (o.id !== undefined) input.id = o.id;
+  if (o.description !== undefined) input.description = o.description;
+  if (o.domain !== undefined) input.domain = o.domain;
+  if (drift !== undefined) input.drift_score = drift;
+  if (deps.length > 0) input.dependsOn = deps;
+  if (o.runAfter !== undefined) input.run_after = o.runAfter;
+  if (o.agentId !== undefined) input.agentId = o.agentId;
+  if (o.organId !== undefined) input.organId = o.organId;
+  if (o.priority !== undefined) input.priority = o.priority as TaskPriority;
+  if (o.queue !== undefined) input.queue = o.queue;
+  if (o.maxAttempts !== undefined) input.max_attempts = o.maxAttempts;
+  if (timeout !== undefined) input.timeout_seconds = timeout;
+  if (o.dedupKey !== undefined) input.dedup_key = o.dedupKey;
+  if (o.expiresAt !== undefined) input.expires_at = o.expiresAt;
+  return input;
 }
 
 async function withCoordinator<T>(cmd: Command, fn: (c: TaskCoordinator) => Promise<T>): Promise<T> {
@@ -69,39 +109,20 @@ export function registerTaskCommands(program: Command): void {
     .option('--run-after <iso>', 'not before this time (ISO 8601)')
     .option('--agent-id <id>', 'owning agent (task_owned_by_agent)')
     .option('--organ-id <id>', 'executing organ (task_executed_by_organ)')
-    .action(
-      async (
-        type: string,
-        o: {
-          params: string;
-          description?: string;
-          domain?: string;
-          driftScore?: string;
-          dependsOn?: string;
-          runAfter?: string;
-          agentId?: string;
-          organId?: string;
-        },
-        cmd: Command,
-      ) => {
-        const params = parseJsonOption('--params', o.params);
-        const drift = o.driftScore === undefined ? undefined : Number(o.driftScore);
-        if (drift !== undefined && !Number.isFinite(drift)) throw invalidInput(`--drift-score must be a number (got '${o.driftScore}')`);
-        const row = await withCoordinator(cmd, async (c) => {
-          const deps = await Promise.all((list(o.dependsOn) ?? []).map((d) => c.resolveId(d)));
-          const input: SubmitTaskInput = { type, params: params as Record<string, unknown> };
-          if (o.description !== undefined) input.description = o.description;
-          if (o.domain !== undefined) input.domain = o.domain;
-          if (drift !== undefined) input.drift_score = drift;
-          if (deps.length > 0) input.dependsOn = deps;
-          if (o.runAfter !== undefined) input.run_after = o.runAfter;
-          if (o.agentId !== undefined) input.agentId = o.agentId;
-          if (o.organId !== undefined) input.organId = o.organId;
-          return c.submit(input);
-        });
-        output(cmd, row, () => row.id);
-      },
-    );
+    .option('--priority <p>', `${TASK_PRIORITIES.join(', ')} (default normal)`)
+    .option('--queue <name>', 'named queue (default "default")')
+    .option('--max-attempts <n>', "executions allowed (default: the worker's)", parseIntOption('--max-attempts', 1, 1000))
+    .option('--timeout-seconds <s>', "handler timeout in seconds (default: the worker's)")
+    .option('--dedup-key <key>', 'while a live task holds this key, return that task instead')
+    .option('--expires-at <iso>', "not started by then: cancelled with error 'expired'")
+    .option('--id <uuid>', 'client-chosen task id')
+    .action(async (type: string, o: SubmitOptions, cmd: Command) => {
+      const row = await withCoordinator(cmd, async (c) => {
+        const deps = await Promise.all((list(o.dependsOn) ?? []).map((d) => c.resolveId(d)));
+        return c.submit(submitInput(type, o, deps));
+      });
+      output(cmd, row, () => row.id);
+    });
 
   const tasks = program.command('tasks').description('inspect and manage tasks');
 
@@ -123,7 +144,7 @@ export function registerTaskCommands(program: Command): void {
           ...(o.cursor ? { cursor: o.cursor } : {}),
         }),
       );
-      output(cmd, page, () => [...page.tasks.map(oneLine), ...(page.nextCursor ? [`-- more: --cursor ${page.nextCursor}`] : [])].join('\n') || '(no tasks)');
+      output(cmd, page, () => [...page.items.map(oneLine), ...(page.nextCursor ? [`-- more: --cursor ${page.nextCursor}`] : [])].join('\n') || '(no tasks)');
     });
 
   tasks

@@ -4,7 +4,7 @@
  * auth on /api, Prometheus metrics and the dashboard. `buildServer` does not listen; callers
  * use `app.listen()` or `app.inject()`.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { SeedCore } from '../seedcore.js';
@@ -12,6 +12,7 @@ import { apiAuthHook } from './auth.js';
 import type { ServerContext } from './context.js';
 import { registerDashboard } from './dashboard-assets.js';
 import { EventHub } from './events.js';
+import { clientErrorHandler, frameworkErrors, redactSecrets, sameOriginHook } from './edges.js';
 import { ErrorBody, errorHandler, notFoundHandler } from './http-errors.js';
 import { createMetrics } from './metrics.js';
 import { registerLibraryRoutes, wiredFeatures, type Features } from './library-routes.js';
@@ -20,6 +21,8 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { typeboxValidatorCompiler } from './validation.js';
+import { TaskSchema } from '../tasks/rows.js';
+import { TaskInputSchema } from '../tasks/validate.js';
 
 export interface ServerOptions {
   /** The SeedCore facade whose APIs the routes expose (its database is used for reads). */
@@ -32,6 +35,21 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Period of the event stream's overview tick in ms. @defaultValue 2000 */
   eventsTickMs?: number;
+  /**
+   * Log one line per request at info (else at debug, so an idle dashboard stays quiet).
+   * @defaultValue process.env.SEEDCORE_LOG_REQUESTS === '1'
+   */
+  logRequests?: boolean;
+  /**
+   * Host names (besides loopback) a server without a token answers /api requests for.
+   * @defaultValue process.env.SEEDCORE_ALLOWED_HOSTS (comma-separated)
+   */
+  allowedHosts?: readonly string[];
+  /** Most simultaneous connections. @defaultValue 1000 */
+  maxConnections?: number;
+  /** Time allowed for a request's headers, and for the whole request to arrive, in ms. @defaultValue 10000, 30000 */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface SeedCoreServer {
@@ -42,8 +60,9 @@ export interface SeedCoreServer {
 }
 
 /**
- * The event stream accepts ?token=; keep it out of the request logs. Applies when the logger
- * is given as options (an object), e.g. by `seedcore serve`.
+ * The event stream accepts ?token=; keep it (however percent-encoded) and any other secret
+ * query value out of the request logs. Applies when the logger is given as options (an
+ * object), e.g. by `seedcore serve`.
  */
 function withRedactedUrls(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
   if (typeof logger !== 'object' || logger === null) return logger;
@@ -52,7 +71,7 @@ function withRedactedUrls(logger: FastifyServerOptions['logger']): FastifyServer
     serializers: {
       req: (req: { method?: string; url?: string; host?: string; ip?: string }) => ({
         method: req.method,
-        url: req.url?.replace(/([?&]token=)[^&]*/gi, '$1[redacted]'),
+        url: req.url === undefined ? undefined : redactSecrets(req.url),
         host: req.host,
         remoteAddress: req.ip,
       }),
@@ -65,9 +84,28 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
   const app = Fastify({
     logger: withRedactedUrls(options.logger ?? false),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Names may be 200 characters; percent-encoded UTF-8 takes up to 12 bytes per character.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2400 },
+    frameworkErrors,
+    clientErrorHandler,
+    // Slow clients cannot hold sockets forever: idle sockets close after 2 minutes (the event
+    // stream writes every eventsTickMs), a request must arrive within requestTimeoutMs.
+    connectionTimeout: 120_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    keepAliveTimeout: 5_000,
+    // Fastify's two lines per request are replaced by one (onResponse below).
+    logController: new LogController({ disableRequestLogging: true }),
   });
+  app.server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+  app.server.maxConnections = options.maxConnections ?? 1000;
   const token = options.apiToken ?? process.env.SEEDCORE_API_TOKEN ?? undefined;
+  const logRequests = options.logRequests ?? process.env.SEEDCORE_LOG_REQUESTS === '1';
+  const allowedHosts =
+    options.allowedHosts ??
+    (process.env.SEEDCORE_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
   const metrics = createMetrics(options.core.db);
   const events = new EventHub(options.core.db, app.log, options.eventsTickMs ?? 2000);
   let shuttingDown = false;
@@ -79,7 +117,16 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
   app.setNotFoundHandler(notFoundHandler);
   app.addSchema(ErrorBody);
   app.addHook('onRequest', apiAuthHook(token || undefined));
+  app.addHook('onRequest', sameOriginHook({ token: token || undefined, allowedHosts }));
+  // HEAD of the event stream: its headers, no stream (the GET handler would never end).
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'HEAD' && request.url.split('?')[0] === '/api/events')
+      await reply.status(200).header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send();
+  });
   app.addHook('onResponse', async (request, reply) => {
+    const line = { method: request.method, url: redactSecrets(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (logRequests) request.log.info(line, 'request');
+    else request.log.debug(line, 'request');
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
@@ -101,7 +148,11 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
         description:
           'Tasks, queues, schedules, graph tasks, facts, graph, embeddings and the runtime registry. Errors are always {"error": {"code", "message"}}. When SEEDCORE_API_TOKEN is set, /api routes need Authorization: Bearer <token>.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+        // The library's own schemas, named: what GET /api/tasks/:id returns and POST /api/tasks takes.
+        schemas: { Task: TaskSchema, TaskInput: TaskInputSchema } as unknown as Record<string, never>,
+      },
       security: token ? [{ bearer: [] }] : [],
     },
   });

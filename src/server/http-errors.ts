@@ -55,7 +55,7 @@ export function toHttpError(e: unknown): HttpError {
 export function errorHandler(this: unknown, error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const mapped = toHttpError(error);
   if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
-  else request.log.info({ code: mapped.body.error.code, status: mapped.status }, mapped.body.error.message);
+  else request.log.debug({ code: mapped.body.error.code, status: mapped.status }, mapped.body.error.message);
   void reply.status(mapped.status).send(mapped.body);
 }
 

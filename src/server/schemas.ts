@@ -1,11 +1,7 @@
 /** Schemas shared by several route modules. */
 import { Type } from '@sinclair/typebox';
-import { TASK_STATUSES } from '../tasks/types.js';
 
-export const TaskStatusSchema = Type.Union(
-  TASK_STATUSES.map((s) => Type.Literal(s)),
-  { description: 'Task status.' },
-);
+export { TaskPrioritySchema, TaskStatusSchema } from '../tasks/rows.js';
 
 /**
  * A nullable string as `type: [string, null]` rather than anyOf: fast-json-stringify then

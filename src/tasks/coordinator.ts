@@ -5,36 +5,55 @@
 import type { Db, Queryable, Tx } from '../db/types.js';
 import { SeedCoreError, invalidInput, notFound } from '../errors.js';
 import { cancelDependents } from './dependencies.js';
-import { TASK_COLUMNS, type TaskRow } from './rows.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { assertSchema, isTimestamp } from '../schema-check.js';
+import { TASK_COLUMNS, TaskStatusSchema, type TaskRow } from './rows.js';
 import { submitTasks } from './submit.js';
 import { TASK_STATUSES, type TaskStatus } from './types.js';
 import { isUuid, parseTimestamp, type SubmitTaskInput } from './validate.js';
+
+/** Filters and paging of a task list (the library's options; the HTTP query string). */
+export const TaskListQuerySchema = Type.Object(
+  {
+    status: Type.Optional(Type.Array(TaskStatusSchema, { maxItems: TASK_STATUSES.length, description: 'Any of these statuses (repeat the parameter).' })),
+    type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    domain: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Page size.' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** A task id or a prefix of one: hex digits, with dashes only where a UUID has them. */
+export const TaskIdSchema = Type.String({
+  minLength: 4,
+  maxLength: 36,
+  pattern:
+    '^(?:[0-9a-fA-F]{4,7}|[0-9a-fA-F]{8}(?:-(?:[0-9a-fA-F]{0,3}|[0-9a-fA-F]{4}(?:-(?:[0-9a-fA-F]{0,3}|[0-9a-fA-F]{4}(?:-(?:[0-9a-fA-F]{0,3}|[0-9a-fA-F]{4}(?:-[0-9a-fA-F]{0,12})?))?))?))?)$',
+  description: 'A task id or a unique prefix of at least 4 hex digits (dashes only in their UUID places).',
+});
+
+const ID_PREFIX = new RegExp(TaskIdSchema.pattern as string);
 
 export interface SubmitOptions {
   /** Run inside the caller's open transaction (the caller commits or rolls back). */
   tx?: Queryable;
 }
 
-export interface ListTasksOptions {
-  status?: TaskStatus | TaskStatus[];
-  type?: string;
-  domain?: string;
-  /** Page size. @defaultValue 50 (max 1000) */
-  limit?: number;
-  /** The `nextCursor` of the previous page. */
-  cursor?: string;
-}
+export type ListTasksOptions = Omit<Static<typeof TaskListQuerySchema>, 'status'> & {
+  /** One status or several. */
+  status?: TaskStatus | TaskStatus[] | undefined;
+};
 
+/** One page of tasks, newest first: the `{ items, nextCursor }` shape of every list. */
 export interface TaskPage {
-  tasks: TaskRow[];
+  items: TaskRow[];
   /** Pass as `cursor` for the next (older) page; null when this was the last page. */
   nextCursor: string | null;
 }
 
 /** Task counts by status. */
 export type TaskStats = Record<TaskStatus, number>;
-
-const HEX_PREFIX = /^[0-9a-f-]{4,36}$/i;
 
 /** `[low, high]` UUID bounds for a hex prefix, so the primary key index serves prefix look-ups. */
 function prefixRange(prefix: string): [string, string] {
@@ -59,8 +78,12 @@ export class TaskCoordinator {
 
   /** Resolve a full id or a unique prefix (≥ 4 hex characters) to a task id. */
   async resolveId(idOrPrefix: string, q: Queryable = this.db): Promise<string> {
-    if (typeof idOrPrefix !== 'string' || !HEX_PREFIX.test(idOrPrefix))
-      throw invalidInput(`not a task id or id prefix (≥ 4 hex characters): '${String(idOrPrefix)}'`);
+    if (typeof idOrPrefix !== 'string' || !ID_PREFIX.test(idOrPrefix))
+      throw invalidInput(`not a task id or id prefix (≥ 4 hex digits, dashes only in their UUID places): ${JSON.stringify(String(idOrPrefix).slice(0, 80))}`, {
+        path: 'id',
+        expected: 'a task id or a prefix of ≥ 4 hex digits',
+        got: String(idOrPrefix).slice(0, 80),
+      });
     if (isUuid(idOrPrefix)) return idOrPrefix.toLowerCase();
     const [lo, hi] = prefixRange(idOrPrefix);
     const res = await q.query<{ id: string }>('SELECT id FROM tasks WHERE id BETWEEN $1::uuid AND $2::uuid ORDER BY id LIMIT 2', [lo, hi]);
@@ -82,14 +105,13 @@ export class TaskCoordinator {
 
   /** Newest first, keyset-paginated by (created_at, id). */
   async list(options: ListTasksOptions = {}): Promise<TaskPage> {
-    const limit = options.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalidInput('limit must be an integer between 1 and 1000');
+    const q = { ...options, ...(options.status !== undefined && !Array.isArray(options.status) ? { status: [options.status] } : {}) };
+    assertSchema(TaskListQuerySchema, q);
+    const limit = q.limit ?? 50;
     const where: string[] = [];
     const params: unknown[] = [];
-    if (options.status !== undefined) {
-      const statuses = Array.isArray(options.status) ? options.status : [options.status];
-      for (const s of statuses) if (!TASK_STATUSES.includes(s)) throw invalidInput(`unknown status '${String(s)}' (one of ${TASK_STATUSES.join(', ')})`);
-      params.push(statuses);
+    if (q.status !== undefined) {
+      params.push(q.status);
       where.push(`status = ANY($${params.length}::taskstatus[])`);
     }
     if (options.type !== undefined) {
@@ -115,8 +137,8 @@ export class TaskCoordinator {
     const more = res.rows.length > limit;
     const rows = res.rows.slice(0, limit);
     const last = rows[rows.length - 1];
-    const tasks = rows.map(({ cursor_ts: _c, ...r }) => r as TaskRow);
-    return { tasks, nextCursor: more && last ? Buffer.from(`${last.cursor_ts}|${last.id}`).toString('base64url') : null };
+    const items = rows.map(({ cursor_ts: _c, ...r }) => r as TaskRow);
+    return { items, nextCursor: more && last ? Buffer.from(`${last.cursor_ts}|${last.id}`).toString('base64url') : null };
   }
 
   /**
@@ -204,9 +226,18 @@ export class TaskCoordinator {
   }
 }
 
+// What list() encodes: created_at in UTC with microseconds, '|', the id.
+const CURSOR_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** Only what list() produced: base64url that decodes to exactly its form (re-encoding must match). */
 function decodeCursor(cursor: string): [string, string] {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const [ts, id] = text.split('|');
-  if (!ts || !id || !isUuid(id) || Number.isNaN(Date.parse(ts))) throw invalidInput('cursor is not a cursor returned by list()');
-  return [ts, id];
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const m = CURSOR_RE.exec(text);
+  if (!m || Buffer.from(text).toString('base64url') !== cursor || !isTimestamp(m[1] as string) || !isUuid(m[2]))
+    throw invalidInput('cursor: not a cursor returned by a task list (pass nextCursor back unchanged)', {
+      path: 'cursor',
+      expected: 'a nextCursor value',
+      got: cursor.slice(0, 80),
+    });
+  return [m[1] as string, m[2] as string];
 }

@@ -1,34 +1,76 @@
-/** The shape of a `tasks` row as the coordinator API returns it. */
-import type { TaskPriority, TaskStatus } from './types.js';
+/**
+ * The one description of a `tasks` row: the TypeBox schema below is the library's TaskRow
+ * type, the column list every query selects, the HTTP response schema and the OpenAPI `Task`
+ * component. A new column is one new property here (a test compares it with the table).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TASK_PRIORITIES, TASK_STATUSES } from './types.js';
 
-export interface TaskRow {
-  id: string;
-  status: TaskStatus;
-  attempts: number;
-  type: string;
-  params: Record<string, unknown>;
-  description: string | null;
-  domain: string | null;
-  drift_score: number;
-  run_after: Date | null;
-  result: unknown;
-  error: string | null;
-  locked_by: string | null;
-  locked_at: Date | null;
-  owner_id: string | null;
-  lease_expires_at: Date | null;
-  last_heartbeat: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  priority: TaskPriority;
-  queue: string;
-  max_attempts: number | null;
-  timeout_seconds: number | null;
-  dedup_key: string | null;
-  expires_at: Date | null;
-}
+export const TaskStatusSchema = Type.Union(
+  TASK_STATUSES.map((s) => Type.Literal(s)),
+  { description: 'Task status.' },
+);
 
-/** Column list matching TaskRow (status as text so both backends return a plain string). */
-export const TASK_COLUMNS =
-  'id, status::text AS status, attempts, type, params, description, domain, drift_score, run_after, result, error, locked_by, locked_at, owner_id, lease_expires_at, last_heartbeat, created_at, updated_at, ' +
-  'priority::text AS priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at';
+export const TaskPrioritySchema = Type.Union(
+  TASK_PRIORITIES.map((p) => Type.Literal(p)),
+  { description: 'Task priority: critical, high, normal or low.' },
+);
+
+/*
+ * Nullable values as `type: [T, null]` rather than anyOf: fast-json-stringify then serialises
+ * them without running a validator per value (an anyOf costs one per field per row), and
+ * @fastify/swagger turns them into OpenAPI 3.0's `nullable: true`. Timestamps are Dates in the
+ * library and ISO 8601 text on the wire.
+ */
+const nullable = <T>(type: 'string' | 'integer' | 'number', options: Record<string, unknown> = {}) =>
+  Type.Unsafe<T | null>({ type: [type, 'null'], ...options });
+const Timestamp = (description: string) => Type.Unsafe<Date>({ type: 'string', format: 'date-time', description });
+const NullableTimestamp = (description: string) => nullable<Date>('string', { format: 'date-time', description });
+
+export const TaskSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    status: TaskStatusSchema,
+    attempts: Type.Integer({ description: 'Executions started.' }),
+    type: Type.String({ description: 'Task type; selects the handler.' }),
+    params: Type.Record(Type.String(), Type.Unknown(), { description: 'Handler input.' }),
+    description: nullable<string>('string'),
+    domain: nullable<string>('string'),
+    drift_score: Type.Number(),
+    run_after: NullableTimestamp('Not claimed before this time.'),
+    result: Type.Unknown({ description: "The handler's result (JSON), once completed." }),
+    error: nullable<string>('string'),
+    locked_by: nullable<string>('string'),
+    locked_at: NullableTimestamp('When the current owner claimed it.'),
+    owner_id: nullable<string>('string', { description: 'Worker instance running it.' }),
+    lease_expires_at: NullableTimestamp('The running owner must renew its lease by then.'),
+    last_heartbeat: NullableTimestamp('Last lease renewal.'),
+    created_at: Timestamp('Submission time.'),
+    updated_at: Timestamp('Last change.'),
+    priority: TaskPrioritySchema,
+    queue: Type.String({ description: 'Named queue; workers serve a list of queues.' }),
+    max_attempts: nullable<number>('integer', { description: "Executions allowed; null: the dispatcher's default." }),
+    timeout_seconds: nullable<number>('number', { description: "Handler timeout; null: the dispatcher's per-type default." }),
+    dedup_key: nullable<string>('string', { description: 'While a live task holds this key, submitting it again returns that task.' }),
+    expires_at: NullableTimestamp("Not started by then: cancelled with error 'expired'."),
+  },
+  { description: 'A task row.' },
+);
+
+export type TaskRow = Static<typeof TaskSchema>;
+
+/** Columns whose SQL type is an enum: selected as text so both backends return a plain string. */
+const AS_TEXT: ReadonlySet<string> = new Set(['status', 'priority']);
+
+/** The column names of TaskSchema, in order. */
+export const TASK_COLUMN_NAMES: readonly string[] = Object.keys(TaskSchema.properties);
+
+/** Column list matching TaskRow, for `SELECT ${TASK_COLUMNS} FROM tasks` and `RETURNING`. */
+export const TASK_COLUMNS = TASK_COLUMN_NAMES.map((c) => (AS_TEXT.has(c) ? `${c}::text AS ${c}` : c)).join(', ');
+
+/** `{ items, nextCursor }`: the one page shape of every list, in the library, over HTTP and in CLI --json. */
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    nextCursor: nullable<string>('string', { description: 'Pass as `cursor` for the next page; null on the last page.' }),
+  });

@@ -1,46 +1,76 @@
 /**
- * Strict validation of task submissions: unknown fields, wrong types and malformed ids are
- * rejected with SEEDCORE_INVALID_INPUT before anything is written.
+ * Task submissions: the one TypeBox schema of a task input (used by the library, the HTTP
+ * routes and the OpenAPI document) and the checks that span rows (duplicate ids,
+ * self-dependencies, cycles). Unknown fields, wrong types and malformed ids are rejected with
+ * SEEDCORE_INVALID_INPUT naming the field before anything is written.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import { invalidInput } from '../errors.js';
-import { TASK_PRIORITIES, type TaskPriority } from './types.js';
+import { assertSchema, isTimestamp, isUuid } from '../schema-check.js';
+import { TaskPrioritySchema } from './rows.js';
+import type { TaskPriority } from './types.js';
 
-/** One task to submit. */
-export interface SubmitTaskInput {
-  /** Optional client-chosen id (a UUID), so tasks of one batch can depend on each other. */
-  id?: string;
-  /** Task type; selects the handler. */
-  type: string;
-  /** Handler input, a JSON object. @defaultValue {} */
-  params?: Record<string, unknown>;
-  description?: string | null;
-  domain?: string | null;
-  /** OCPS valve input: 0.0 = fast path, >= 0.5 = escalate. @defaultValue 0 */
-  drift_score?: number;
-  /** Not claimed before this time (Date or ISO 8601 string). */
-  run_after?: Date | string | null;
-  /** Ids of tasks this one depends on: existing tasks, or tasks of the same batch. */
-  dependsOn?: string[];
-  /** Agent that owns the task (task_owned_by_agent; the agent is registered if new). */
-  agentId?: string;
-  /** Organ that executes the task (task_executed_by_organ; the organ is registered if new). */
-  organId?: string;
-  /** critical, high, normal or low. @defaultValue 'normal' */
-  priority?: TaskPriority;
-  /** Named queue (workers serve a list of queues). @defaultValue 'default' */
-  queue?: string;
-  /** Executions allowed (≥ 1); default: the dispatcher's maxAttempts. */
-  max_attempts?: number | null;
-  /** Handler timeout in seconds (> 0); default: the dispatcher's per-type timeout. */
-  timeout_seconds?: number | null;
-  /**
-   * Deduplication key: while a task with this key is created/queued/running/retry, submitting
-   * another returns that existing task (nothing new is written for it).
-   */
-  dedup_key?: string | null;
-  /** End of the time window: not started by then → cancelled with error 'expired'. */
-  expires_at?: Date | string | null;
-}
+export { isUuid };
+
+/** Most tasks in one submission (library, HTTP and CLI alike). */
+export const MAX_BATCH = 10_000;
+
+const NonBlank = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description });
+const Uuid = (description: string) => Type.String({ format: 'uuid', description });
+const NullableText = (max: number, description: string) => Type.Union([Type.String({ maxLength: max }), Type.Null()], { description });
+const NullableTimestamp = (description: string) => Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description });
+
+/** One task to submit: every field a client may set, from any face. */
+export const TaskInputSchema = Type.Object(
+  {
+    id: Type.Optional(Uuid('Client-chosen id, so tasks of one batch can depend on each other.')),
+    type: NonBlank(200, 'Task type; selects the handler.'),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Handler input, a JSON object. Default {}.' })),
+    description: Type.Optional(NullableText(100_000, 'Free text.')),
+    domain: Type.Optional(NullableText(200, 'Routing domain.')),
+    drift_score: Type.Optional(Type.Number({ description: 'OCPS valve input: 0.0 = fast path, >= 0.5 = escalate. Default 0.' })),
+    run_after: Type.Optional(NullableTimestamp('Not claimed before this time (ISO 8601).')),
+    dependsOn: Type.Optional(
+      Type.Array(Uuid('A task id.'), { maxItems: 1000, description: 'Ids of tasks this one waits for: existing tasks or tasks of the same batch.' }),
+    ),
+    agentId: Type.Optional(NonBlank(200, 'Owning agent (registered if new).')),
+    organId: Type.Optional(NonBlank(200, 'Executing organ (registered if new).')),
+    priority: Type.Optional(Type.Union([TaskPrioritySchema, Type.Null()], { description: 'critical, high, normal or low. Default normal.' })),
+    queue: Type.Optional(Type.Union([NonBlank(200, 'Named queue.'), Type.Null()], { description: 'Named queue. Default "default".' })),
+    max_attempts: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 1000 }), Type.Null()], { description: "Executions allowed; default the dispatcher's maxAttempts." }),
+    ),
+    timeout_seconds: Type.Optional(
+      // setTimeout's ceiling (2^31 - 1 ms): a longer timer would fire at once.
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 2_147_483 }), Type.Null()], {
+        description: "Handler timeout in seconds; default the dispatcher's per-type timeout.",
+      }),
+    ),
+    dedup_key: Type.Optional(
+      Type.Union([NonBlank(500, 'Deduplication key.'), Type.Null()], {
+        description: 'While a created/queued/running/retry task holds this key, submitting another returns that task.',
+      }),
+    ),
+    expires_at: Type.Optional(NullableTimestamp("Not started by then: cancelled with error 'expired'.")),
+  },
+  { additionalProperties: false, description: 'A task to submit.' },
+);
+
+/** One task or an array of up to MAX_BATCH submitted in one transaction. */
+export const TaskSubmissionSchema = Type.Union([TaskInputSchema, Type.Array(TaskInputSchema, { minItems: 1, maxItems: MAX_BATCH })], {
+  description: `One task, or an array of up to ${MAX_BATCH} submitted in one transaction.`,
+});
+
+/** The names of every task input field (the CLI maps each to an option). */
+export const TASK_INPUT_FIELDS: readonly string[] = Object.keys(TaskInputSchema.properties);
+
+type WireInput = Static<typeof TaskInputSchema>;
+
+/** One task to submit; timestamps may also be Dates in the library. */
+export type SubmitTaskInput = Omit<WireInput, 'run_after' | 'expires_at'> & {
+  run_after?: Date | string | null | undefined;
+  expires_at?: Date | string | null | undefined;
+};
 
 /** A submission after validation, with every field normalised. */
 export interface NormalisedTask {
@@ -62,106 +92,63 @@ export interface NormalisedTask {
   expires_at: string | null;
 }
 
-const FIELDS = new Set([
-  'id',
-  'type',
-  'params',
-  'description',
-  'domain',
-  'drift_score',
-  'run_after',
-  'dependsOn',
-  'agentId',
-  'organId',
-  'priority',
-  'queue',
-  'max_attempts',
-  'timeout_seconds',
-  'dedup_key',
-  'expires_at',
-]);
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_TEXT = 100_000;
-
-export function isUuid(s: unknown): s is string {
-  return typeof s === 'string' && UUID_RE.test(s);
-}
-
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 }
 
-function optText(where: string, name: string, v: unknown, max = MAX_TEXT): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'string') throw invalidInput(`${where}: ${name} must be a string or null`, { field: name });
-  if (v.length > max) throw invalidInput(`${where}: ${name} is longer than ${max} characters`, { field: name });
-  return v;
-}
-
-function nonEmpty(where: string, name: string, v: unknown, max = 200): string {
-  if (typeof v !== 'string' || v.trim() === '') throw invalidInput(`${where}: ${name} must be a non-empty string`, { field: name });
-  if (v.length > max) throw invalidInput(`${where}: ${name} is longer than ${max} characters`, { field: name });
-  return v;
-}
-
-/** Parse a timestamp given as Date or ISO 8601 text; returns ISO text. */
+/** A Date or strict ISO 8601 text (within PostgreSQL's and JavaScript's range) as ISO text. */
 export function parseTimestamp(where: string, name: string, v: unknown): string {
-  const d = v instanceof Date ? v : typeof v === 'string' && v.trim() !== '' ? new Date(v) : undefined;
-  if (!d || Number.isNaN(d.getTime())) throw invalidInput(`${where}: ${name} must be a Date or an ISO 8601 timestamp`, { field: name });
-  return d.toISOString();
+  const ok = v instanceof Date ? !Number.isNaN(v.getTime()) && v.getUTCFullYear() >= 1 && v.getUTCFullYear() <= 9999 : typeof v === 'string' && isTimestamp(v);
+  const path = where ? `${where}.${name}` : name;
+  if (!ok)
+    throw invalidInput(`${path}: expected an ISO 8601 timestamp (e.g. 2026-01-31T12:00:00Z), got ${JSON.stringify(v instanceof Date ? 'Invalid Date' : v)}`, {
+      path,
+      expected: 'an ISO 8601 timestamp',
+      got: String(v),
+    });
+  return (v instanceof Date ? v : new Date(v as string)).toISOString();
 }
 
-function normaliseOne(raw: unknown, index: number): NormalisedTask {
-  const where = `task[${index}]`;
-  if (!isPlainObject(raw)) throw invalidInput(`${where} must be an object`);
-  for (const k of Object.keys(raw)) {
-    if (!FIELDS.has(k)) throw invalidInput(`${where}: unknown field '${k}' (allowed: ${[...FIELDS].join(', ')})`, { field: k });
+function normaliseOne(raw: unknown, where: string): NormalisedTask {
+  // Dates are the library's convenience; the schema speaks JSON.
+  const t: Record<string, unknown> = isPlainObject(raw) ? { ...raw } : (raw as Record<string, unknown>);
+  if (isPlainObject(raw)) {
+    for (const k of ['run_after', 'expires_at']) {
+      const v = t[k];
+      if (v instanceof Date) t[k] = parseTimestamp(where, k, v);
+    }
   }
-  const id = raw.id === undefined ? null : raw.id;
-  if (id !== null && !isUuid(id)) throw invalidInput(`${where}: id must be a UUID`, { field: 'id' });
-  const params = raw.params === undefined ? {} : raw.params;
-  if (!isPlainObject(params)) throw invalidInput(`${where}: params must be a JSON object`, { field: 'params' });
-  try {
-    JSON.stringify(params);
-  } catch (e) {
-    throw invalidInput(`${where}: params is not JSON-serialisable: ${(e as Error).message}`, { field: 'params' });
-  }
-  const drift = raw.drift_score === undefined ? 0 : raw.drift_score;
-  if (typeof drift !== 'number' || !Number.isFinite(drift)) throw invalidInput(`${where}: drift_score must be a finite number`, { field: 'drift_score' });
-  const runAfter = raw.run_after === undefined || raw.run_after === null ? null : parseTimestamp(where, 'run_after', raw.run_after);
-  const deps = raw.dependsOn === undefined ? [] : raw.dependsOn;
-  if (!Array.isArray(deps)) throw invalidInput(`${where}: dependsOn must be an array of task ids`, { field: 'dependsOn' });
-  for (const d of deps)
-    if (!isUuid(d)) throw invalidInput(`${where}: dependsOn entries must be task ids (UUIDs), got ${JSON.stringify(d)}`, { field: 'dependsOn' });
-  const priority = raw.priority === undefined || raw.priority === null ? 'normal' : raw.priority;
-  if (!TASK_PRIORITIES.includes(priority as TaskPriority))
-    throw invalidInput(`${where}: priority must be one of ${TASK_PRIORITIES.join(', ')}`, { field: 'priority' });
-  const maxAttempts = raw.max_attempts === undefined || raw.max_attempts === null ? null : raw.max_attempts;
-  if (maxAttempts !== null && (!Number.isInteger(maxAttempts) || (maxAttempts as number) < 1 || (maxAttempts as number) > 1000))
-    throw invalidInput(`${where}: max_attempts must be an integer between 1 and 1000`, { field: 'max_attempts' });
-  const timeout = raw.timeout_seconds === undefined || raw.timeout_seconds === null ? null : raw.timeout_seconds;
-  if (timeout !== null && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0))
-    throw invalidInput(`${where}: timeout_seconds must be a positive number`, { field: 'timeout_seconds' });
-  const expiresAt = raw.expires_at === undefined || raw.expires_at === null ? null : parseTimestamp(where, 'expires_at', raw.expires_at);
+  assertSchema(TaskInputSchema, t, where);
+  const input = t as WireInput;
+  const runAfter = input.run_after == null ? null : parseTimestamp(where, 'run_after', input.run_after);
+  const expiresAt = input.expires_at == null ? null : parseTimestamp(where, 'expires_at', input.expires_at);
   if (expiresAt !== null && runAfter !== null && expiresAt <= runAfter)
-    throw invalidInput(`${where}: expires_at must be later than run_after (the window would be empty)`, { field: 'expires_at' });
-  const lowerDeps = [...new Set((deps as string[]).map((d) => d.toLowerCase()))];
+    throw invalidInput(`${where ? `${where}.` : ''}expires_at must be later than run_after (the window would be empty)`, {
+      path: where ? `${where}.expires_at` : 'expires_at',
+      expected: `a time after run_after (${runAfter})`,
+      got: expiresAt,
+    });
+  try {
+    JSON.stringify(input.params ?? {});
+  } catch (e) {
+    throw invalidInput(`params is not JSON-serialisable: ${(e as Error).message}`, { path: where ? `${where}.params` : 'params' });
+  }
   return {
-    id: id === null ? null : (id as string).toLowerCase(),
-    type: nonEmpty(where, 'type', raw.type),
-    params,
-    description: optText(where, 'description', raw.description),
-    domain: optText(where, 'domain', raw.domain, 200),
-    drift_score: drift,
+    id: input.id === undefined ? null : input.id.toLowerCase(),
+    type: input.type,
+    params: (input.params ?? {}) as Record<string, unknown>,
+    description: input.description ?? null,
+    domain: input.domain ?? null,
+    drift_score: input.drift_score ?? 0,
     run_after: runAfter,
-    dependsOn: lowerDeps,
-    agentId: raw.agentId === undefined ? null : nonEmpty(where, 'agentId', raw.agentId),
-    organId: raw.organId === undefined ? null : nonEmpty(where, 'organId', raw.organId),
-    priority: priority as TaskPriority,
-    queue: raw.queue === undefined || raw.queue === null ? 'default' : nonEmpty(where, 'queue', raw.queue),
-    max_attempts: maxAttempts as number | null,
-    timeout_seconds: timeout as number | null,
-    dedup_key: raw.dedup_key === undefined || raw.dedup_key === null ? null : nonEmpty(where, 'dedup_key', raw.dedup_key, 500),
+    dependsOn: [...new Set((input.dependsOn ?? []).map((d) => d.toLowerCase()))],
+    agentId: input.agentId ?? null,
+    organId: input.organId ?? null,
+    priority: input.priority ?? 'normal',
+    queue: input.queue ?? 'default',
+    max_attempts: input.max_attempts ?? null,
+    timeout_seconds: input.timeout_seconds ?? null,
+    dedup_key: input.dedup_key ?? null,
     expires_at: expiresAt,
   };
 }
@@ -172,18 +159,20 @@ function normaliseOne(raw: unknown, index: number): NormalisedTask {
  * only form there).
  */
 export function normaliseBatch(inputs: unknown): NormalisedTask[] {
-  if (!Array.isArray(inputs)) throw invalidInput('tasks must be an array');
-  if (inputs.length === 0) throw invalidInput('at least one task is required');
-  if (inputs.length > 10_000) throw invalidInput('at most 10000 tasks per submission');
-  const tasks = inputs.map((t, i) => normaliseOne(t, i));
+  if (!Array.isArray(inputs)) throw invalidInput('tasks must be an array', { path: 'tasks', expected: 'an array', got: typeof inputs });
+  if (inputs.length === 0) throw invalidInput('at least one task is required', { path: 'tasks', expected: 'at least 1 task', got: 'an empty array' });
+  if (inputs.length > MAX_BATCH)
+    throw invalidInput(`at most ${MAX_BATCH} tasks per submission`, { path: 'tasks', expected: `at most ${MAX_BATCH} tasks`, got: `${inputs.length}` });
+  const tasks = inputs.map((t, i) => normaliseOne(t, inputs.length === 1 ? '' : String(i)));
   const byId = new Map<string, number>();
   tasks.forEach((t, i) => {
     if (t.id === null) return;
-    if (byId.has(t.id)) throw invalidInput(`task[${i}]: duplicate id ${t.id} in the batch`, { field: 'id' });
+    if (byId.has(t.id)) throw invalidInput(`${i}.id: duplicate id ${t.id} in the batch`, { path: `${i}.id`, expected: 'an id unique in the batch', got: t.id });
     byId.set(t.id, i);
   });
   tasks.forEach((t, i) => {
-    if (t.id !== null && t.dependsOn.includes(t.id)) throw invalidInput(`task[${i}]: a task cannot depend on itself`, { field: 'dependsOn' });
+    if (t.id !== null && t.dependsOn.includes(t.id))
+      throw invalidInput(`${i}.dependsOn: a task cannot depend on itself`, { path: `${i}.dependsOn`, expected: 'ids of other tasks', got: t.id });
   });
   // Cycle check over in-batch edges (depth-first, iterative colouring).
   const colour = new Array<number>(tasks.length).fill(0);
@@ -201,7 +190,7 @@ export function normaliseBatch(inputs: unknown): NormalisedTask[] {
       const dep = byId.get(deps[top.next++] as string);
       if (dep === undefined) continue;
       if (colour[dep] === 1)
-        throw invalidInput(`dependency cycle among the submitted tasks (through ${(tasks[dep] as NormalisedTask).id})`, { field: 'dependsOn' });
+        throw invalidInput(`dependency cycle among the submitted tasks (through ${(tasks[dep] as NormalisedTask).id})`, { path: 'dependsOn' });
       if (colour[dep] === 0) {
         colour[dep] = 1;
         stack.push({ node: dep, next: 0 });

@@ -1,67 +1,28 @@
+/**
+ * Tasks over HTTP. Bodies, queries and rows use the library's own schemas (TaskInputSchema,
+ * TaskListQuerySchema, TaskSchema), so the HTTP API, the CLI and the library accept and show
+ * the same fields.
+ */
 import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { TaskIdSchema, TaskListQuerySchema } from '../../tasks/coordinator.js';
+import { Page, TaskSchema } from '../../tasks/rows.js';
+import { TaskSubmissionSchema } from '../../tasks/validate.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
-import { NullableString, TaskStatusSchema } from '../schemas.js';
+import { OptionalBody } from '../validation.js';
 
-export const TaskSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    status: TaskStatusSchema,
-    attempts: Type.Integer({ description: 'Executions started.' }),
-    type: Type.String(),
-    params: Type.Record(Type.String(), Type.Unknown()),
-    description: NullableString(),
-    domain: NullableString(),
-    drift_score: Type.Number(),
-    run_after: NullableString({ format: 'date-time' }),
-    result: Type.Unknown(),
-    error: NullableString(),
-    locked_by: NullableString(),
-    locked_at: NullableString({ format: 'date-time' }),
-    owner_id: NullableString(),
-    lease_expires_at: NullableString({ format: 'date-time' }),
-    last_heartbeat: NullableString({ format: 'date-time' }),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-  },
-  { description: 'A task row.' },
+export { TaskSchema };
+
+const IdParams = Type.Object({ id: TaskIdSchema });
+const CancelBody = OptionalBody(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }));
+const RetryBody = OptionalBody(
+  Type.Object({ runAfter: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601 time to run at.' })) }, { additionalProperties: false }),
 );
 
-const NewTask = Type.Object(
-  {
-    id: Type.Optional(Type.String({ description: 'Client-chosen UUID (so tasks of one batch can depend on each other).' })),
-    type: Type.String({ minLength: 1, maxLength: 200, description: 'Task type; selects the handler.' }),
-    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Handler input (JSON object).' })),
-    description: Type.Optional(Type.Union([Type.String({ maxLength: 100_000 }), Type.Null()])),
-    domain: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
-    drift_score: Type.Optional(Type.Number()),
-    run_after: Type.Optional(Type.Union([Type.String({ description: 'ISO 8601 time; not claimed before it.' }), Type.Null()])),
-    dependsOn: Type.Optional(Type.Array(Type.String(), { maxItems: 1000, description: 'Ids of tasks this one waits for.' })),
-    agentId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    organId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  },
-  { additionalProperties: false },
-);
-const Submit = Type.Union([NewTask, Type.Array(NewTask, { minItems: 1, maxItems: 1000 })], {
-  description: 'One task, or an array of up to 1000 submitted in one transaction.',
-});
-
-const ListQuery = Type.Object({
-  status: Type.Optional(Type.Array(TaskStatusSchema, { description: 'Repeat for several statuses.' })),
-  type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  domain: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page.' })),
-});
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Task id or a unique prefix (≥ 4 hex characters).' }) });
-const CancelBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false, 'x-optional-body': true });
-const RetryBody = Type.Object(
-  { runAfter: Type.Optional(Type.String({ description: 'ISO 8601 time to run at.' })) },
-  { additionalProperties: false, 'x-optional-body': true },
-);
-
-export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerTaskRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tasks = ctx.core.tasks;
   const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
@@ -71,21 +32,11 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext): vo
       schema: {
         tags: ['tasks'],
         summary: 'Tasks, newest first, filtered by status / type / domain, keyset-paginated (pass nextCursor as cursor).',
-        querystring: ListQuery,
-        response: { 200: Type.Object({ items: Type.Array(TaskSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
+        querystring: TaskListQuerySchema,
+        response: { 200: Page(TaskSchema), 400: ErrorBody },
       },
     },
-    async (request) => {
-      const q = request.query as Static<typeof ListQuery>;
-      const page = await tasks.list({
-        limit: q.limit,
-        ...(q.status ? { status: q.status } : {}),
-        ...(q.type ? { type: q.type } : {}),
-        ...(q.domain ? { domain: q.domain } : {}),
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      return { items: page.tasks, nextCursor: page.nextCursor };
-    },
+    async (request) => tasks.list(request.query),
   );
 
   app.post(
@@ -93,13 +44,14 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext): vo
     {
       schema: {
         tags: ['tasks'],
-        summary: 'Submit one task (201 with the task) or an array (201 with {items}); unknown fields, wrong types or a missing dependency write nothing.',
-        body: Submit,
+        summary:
+          'Submit one task (201 with the task) or an array (201 with {items}); unknown fields, wrong types or a missing dependency write nothing. A dedup_key held by a live task returns that task.',
+        body: TaskSubmissionSchema,
         response: { 201: Type.Union([TaskSchema, Type.Object({ items: Type.Array(TaskSchema) })]), ...errors },
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof Submit>;
+      const body = request.body;
       if (Array.isArray(body)) return reply.status(201).send({ items: await tasks.submitMany(body) });
       return reply.status(201).send(await tasks.submit(body));
     },
@@ -115,7 +67,7 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext): vo
         response: { 200: TaskSchema, ...errors },
       },
     },
-    async (request) => tasks.get((request.params as Static<typeof IdParams>).id),
+    async (request) => tasks.get(request.params.id),
   );
 
   app.post(
@@ -129,10 +81,7 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext): vo
         response: { 200: TaskSchema, ...errors },
       },
     },
-    async (request) => {
-      const body = (request.body ?? {}) as Static<typeof CancelBody>;
-      return tasks.cancel((request.params as Static<typeof IdParams>).id, body.reason ?? 'cancelled through the API');
-    },
+    async (request) => tasks.cancel(request.params.id, request.body?.reason ?? 'cancelled through the API'),
   );
 
   app.post(
@@ -146,9 +95,6 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext): vo
         response: { 200: TaskSchema, ...errors },
       },
     },
-    async (request) => {
-      const body = (request.body ?? {}) as Static<typeof RetryBody>;
-      return tasks.retry((request.params as Static<typeof IdParams>).id, body.runAfter ? { runAfter: body.runAfter } : {});
-    },
+    async (request) => tasks.retry(request.params.id, request.body?.runAfter ? { runAfter: request.body.runAfter } : {}),
   );
 }
