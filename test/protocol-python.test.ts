@@ -5,24 +5,12 @@
  * installs python3-psycopg and python3-pytest, so it runs there.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { SERVER_URL, freshDb } from './helpers/db.js';
+import { freshDb } from './helpers/db.js';
 import { ROOT } from './helpers/procs.js';
-
-export const PYTHON = '/usr/bin/python3';
-
-/** Why the Python tests cannot run here, or null when they can. */
-export function pythonSkipReason(needPytest = true): string | null {
-  if (!SERVER_URL) return 'DATABASE_URL is not set (the Python client needs the PostgreSQL server backend)';
-  if (!existsSync(PYTHON)) return `${PYTHON} not found (apt-get install python3)`;
-  const mods = needPytest ? 'import psycopg, pytest' : 'import psycopg';
-  const r = spawnSync(PYTHON, ['-c', mods], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PYTHON} cannot ${mods} (apt-get install python3-psycopg python3-pytest): ${r.stderr.trim().split('\n').pop()}`;
-  return null;
-}
+import { PYTHON, pythonSkipReason } from './helpers/python.js';
 
 const skip = pythonSkipReason();
 

@@ -23,6 +23,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--handlers", required=True, help="a Python file defining handlers = {type: fn(task, ctx)}")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--queues", default="default", help="comma-separated queue names")
+    p.add_argument("--types", default=None, help="comma-separated task types to claim (default: every type in handlers)")
     p.add_argument("--lease-seconds", type=float, default=30.0)
     p.add_argument("--heartbeat-seconds", type=float, default=None)
     p.add_argument("--max-attempts", type=int, default=3)
@@ -45,6 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         max_attempts=a.max_attempts,
         poll_interval=a.poll_interval,
         logical_id=a.logical_id,
+        types=[t for t in a.types.split(",") if t] if a.types else None,
     )
     worker.run()
     return 0
