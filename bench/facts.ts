@@ -9,7 +9,9 @@
  * is in real prose once stop words are gone. Queries rotate over classes (common / mid / rare
  * single words, two-word AND, phrase, tag- and metadata-filtered), limit 20, one at a time
  * (closed loop), after a warm-up, first with the default candidate cap, then ranking every
- * match exactly. The server database is created and dropped by the bench (--keep 1 keeps it,
+ * match exactly. Facts carry a confidence (0.5..1.0, so the ranking weighs it) and 2 % of them
+ * are invalidated (valid_to in the past), so every query also pays the validity filter; one
+ * more query class filters by minimum confidence. The server database is created and dropped by the bench (--keep 1 keeps it,
  * --reuse 1 reuses a loaded one).
  */
 import { performance } from 'node:perf_hooks';
@@ -51,10 +53,14 @@ async function load(db: Db, rows: number): Promise<number> {
   for (let start = 1; start <= rows; start += batch) {
     const end = Math.min(rows, start + batch - 1);
     await db.query(
-      `INSERT INTO facts (text, tags, meta_data)
+      `INSERT INTO facts (text, tags, meta_data, confidence, valid_from, valid_to, invalid_reason)
        SELECT d.txt,
               ARRAY['tag' || (g % 50), 'tag' || ((g * 7) % 13)],
-              jsonb_build_object('team', 'team' || (g % 10), 'tier', g % 3)
+              jsonb_build_object('team', 'team' || (g % 10), 'tier', g % 3),
+              0.5 + (g % 51) / 100.0,
+              now() - interval '30 days',
+              CASE WHEN g % 50 = 7 THEN now() - interval '1 day' END,
+              CASE WHEN g % 50 = 7 THEN 'bench: invalidated' END
          FROM generate_series($1::int, $2::int) g
          CROSS JOIN LATERAL (
            SELECT string_agg(v.w, ' ') AS txt
@@ -79,8 +85,8 @@ function pct(xs: number[], p: number): number {
   return Number((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN).toFixed(2));
 }
 
-type QueryClass = 'common' | 'mid' | 'rare' | 'two_words' | 'phrase' | 'tag_filter' | 'meta_filter';
-const CLASSES: QueryClass[] = ['common', 'mid', 'rare', 'two_words', 'phrase', 'tag_filter', 'meta_filter'];
+type QueryClass = 'common' | 'mid' | 'rare' | 'two_words' | 'phrase' | 'tag_filter' | 'meta_filter' | 'min_confidence';
+const CLASSES: QueryClass[] = ['common', 'mid', 'rare', 'two_words', 'phrase', 'tag_filter', 'meta_filter', 'min_confidence'];
 
 function makeQuery(cls: QueryClass, i: number): Parameters<typeof searchFacts>[1] {
   const pick = (lo: number, hi: number) => word(lo + ((i * 7919) % (hi - lo)));
@@ -99,6 +105,8 @@ function makeQuery(cls: QueryClass, i: number): Parameters<typeof searchFacts>[1
       return { query: pick(20, 500), tags: [`tag${i % 50}`] };
     case 'meta_filter':
       return { query: pick(20, 500), meta: { team: `team${i % 10}` } };
+    case 'min_confidence':
+      return { query: pick(20, 500), minConfidence: 0.9 };
   }
 }
 

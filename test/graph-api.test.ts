@@ -26,13 +26,21 @@ async function buildFixture(db: Db, g: GraphApi): Promise<Record<string, string>
   id.capability = (await g.createNode('capability', undefined, { name: 'summarize' })).ext_id;
   id.memory_cell = (await g.createNode('memory_cell', undefined, { scope: 'global', mkey: 'k1' })).ext_id;
   id.fact = (await g.createNode('fact', undefined, { text: 'Graph fixtures make tests honest', tags: ['test'] })).ext_id;
+  id.fact2 = (await g.createNode('fact', undefined, { text: 'Honest tests need fixtures', tags: ['test'] })).ext_id;
   id.model = (await g.createNode('model', 'gpt-x', { meta: { ctx: 8192 } })).ext_id;
   id.policy = (await g.createNode('policy', 'pii')).ext_id;
   id.service = (await g.createNode('service', 'search-api')).ext_id;
   id.skill = (await g.createNode('skill', 'sql')).ext_id;
   for (const e of EDGE_DEFS) {
     const src = e.srcType === 'task' ? id.task : e.srcType === 'agent' ? id.agent : (id[e.srcType] as string);
-    const dst = e.dstType === 'task' ? id.task2 : e.dstType === 'agent' && e.srcType === 'agent' ? id.agent2 : (id[e.dstType] as string);
+    const dst =
+      e.dstType === 'task'
+        ? id.task2
+        : e.dstType === 'agent' && e.srcType === 'agent'
+          ? id.agent2
+          : e.dstType === 'fact' && e.srcType === 'fact'
+            ? id.fact2
+            : (id[e.dstType] as string);
     const r = await g.addEdge(e.name, src as string, dst as string);
     assert.equal(r.created, true, e.name);
   }
@@ -53,13 +61,13 @@ for (const kind of BACKENDS) {
       await t.cleanup();
     });
 
-    it('counts one node per type (two tasks and agents) and one edge per edge type', async () => {
+    it('counts one node per type (two tasks, agents and facts) and one edge per edge type', async () => {
       const c = await g.counts();
-      for (const type of NODE_TYPES) assert.equal(c.nodes[type], type === 'task' || type === 'agent' ? 2 : 1, type);
-      assert.equal(Object.keys(c.edges).length, 17);
+      for (const type of NODE_TYPES) assert.equal(c.nodes[type], type === 'task' || type === 'agent' || type === 'fact' ? 2 : 1, type);
+      assert.equal(Object.keys(c.edges).length, 18);
       for (const e of EDGE_DEFS) assert.equal(c.edges[e.name], 1, e.name);
       const view = await t.db.query<{ edge_type: string }>('SELECT DISTINCT edge_type FROM hgnn_edges');
-      assert.equal(view.rows.length, 17);
+      assert.equal(view.rows.length, 18);
     });
 
     it('rejects unknown edge types and endpoints, writing nothing', async () => {
@@ -147,7 +155,7 @@ for (const kind of BACKENDS) {
         const r = await g.exportDgl(dir, { batchSize: 3 }); // tiny batches exercise the cursor loop
         const meta = readFileSync(join(dir, 'meta.yaml'), 'utf8');
         assert.match(meta, /^version: 1\.0\.0$/m);
-        assert.equal(r.edge_files.length, 17);
+        assert.equal(r.edge_files.length, 18);
         // Per type: node_id contiguous 0..n-1, global_id → node_id.
         const local = new Map<string, Map<string, string>>(); // ntype → (node_id → global_id)
         for (const f of r.node_files) {
@@ -177,7 +185,7 @@ for (const kind of BACKENDS) {
         }
         const truth = await t.db.query<{ k: string }>(`SELECT src_node_id::text || '|' || dst_node_id::text || '|' || edge_type AS k FROM hgnn_edges`);
         assert.deepEqual([...exported].sort(), truth.rows.map((x) => x.k).sort());
-        assert.equal(readdirSync(dir).filter((f) => f.startsWith('edges_')).length, 17);
+        assert.equal(readdirSync(dir).filter((f) => f.startsWith('edges_')).length, 18);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -190,7 +198,7 @@ for (const kind of BACKENDS) {
         const lines = readFileSync(join(dir, 'edges.csv'), 'utf8').trim().split('\n');
         assert.equal(lines[0], 'src_node_id,dst_node_id,edge_type');
         assert.equal(lines.length - 1, r.rows);
-        assert.equal(new Set(lines.slice(1).map((l) => l.split(',')[2])).size, 17);
+        assert.equal(new Set(lines.slice(1).map((l) => l.split(',')[2])).size, 18);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

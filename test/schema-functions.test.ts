@@ -15,7 +15,7 @@ async function insertOneEdgeOfEachType(t: TestDb): Promise<void> {
     INSERT INTO memory_cell (memory_cell_id, scope, mkey) VALUES ('00000000-0000-4000-8000-0000000000d1', 'global', 'k');
     INSERT INTO model (model_name) VALUES ('m1'); INSERT INTO policy (policy_name) VALUES ('p1');
     INSERT INTO service (service_name) VALUES ('s1'); INSERT INTO skill (skill_name) VALUES ('sk1');
-    INSERT INTO facts (id, text) VALUES ('00000000-0000-4000-8000-0000000000f1', 'a fact');
+    INSERT INTO facts (id, text) VALUES ('00000000-0000-4000-8000-0000000000f1', 'a fact'), ('00000000-0000-4000-8000-0000000000f2', 'a fact derived from it');
     INSERT INTO task_depends_on_task (src_task_id, dst_task_id) VALUES ('${a}', '${b}');
     INSERT INTO task_produces_artifact (task_id, artifact_id) VALUES ('${a}', '00000000-0000-4000-8000-0000000000a1');
     INSERT INTO task_uses_capability (task_id, capability_id) VALUES ('${a}', '00000000-0000-4000-8000-0000000000c1');
@@ -32,7 +32,8 @@ async function insertOneEdgeOfEachType(t: TestDb): Promise<void> {
     INSERT INTO task_reads_fact (task_id, fact_id) VALUES ('${a}', '00000000-0000-4000-8000-0000000000f1');
     INSERT INTO task_produces_fact (task_id, fact_id) VALUES ('${a}', '00000000-0000-4000-8000-0000000000f1');
     INSERT INTO organ_provides_capability (organ_id, capability_id) VALUES ('or1', '00000000-0000-4000-8000-0000000000c1');
-    INSERT INTO agent_owns_memory_cell (agent_id, memory_cell_id) VALUES ('ag1', '00000000-0000-4000-8000-0000000000d1');`);
+    INSERT INTO agent_owns_memory_cell (agent_id, memory_cell_id) VALUES ('ag1', '00000000-0000-4000-8000-0000000000d1');
+    INSERT INTO fact_derives_from_fact (src_fact_id, dst_fact_id) VALUES ('00000000-0000-4000-8000-0000000000f2', '00000000-0000-4000-8000-0000000000f1');`);
 }
 
 for (const kind of BACKENDS) {
@@ -70,15 +71,15 @@ for (const kind of BACKENDS) {
       await assert.rejects(t.db.query("SELECT ensure_task_node('not-a-uuid')"), { code: 'SEEDCORE_INVALID_INPUT' });
     });
 
-    it('hgnn_edges has all 17 edge types, writes nothing when read, and works READ ONLY', async () => {
+    it('hgnn_edges has all 18 edge types, writes nothing when read, and works READ ONLY', async () => {
       await insertOneEdgeOfEachType(t);
       const mapBefore = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM graph_node_map')).rows[0]?.n;
       const types = await t.db.transaction(async (tx) => {
         await tx.query('SET TRANSACTION READ ONLY');
         return (await tx.query<{ edge_type: string }>('SELECT DISTINCT edge_type FROM hgnn_edges ORDER BY 1')).rows.map((r) => r.edge_type);
       });
-      assert.equal(types.length, 17);
-      assert.ok(types.includes('organ__provides__capability') && types.includes('agent__owns__memory_cell'));
+      assert.equal(types.length, 18);
+      assert.ok(types.includes('organ__provides__capability') && types.includes('agent__owns__memory_cell') && types.includes('fact__derives_from__fact'));
       const mapAfter = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM graph_node_map')).rows[0]?.n;
       assert.equal(mapAfter, mapBefore, 'reading the view assigned no node ids');
       const dangling = await t.db.query('SELECT 1 FROM hgnn_edges e LEFT JOIN graph_node_map m ON m.node_id = e.src_node_id WHERE m.node_id IS NULL');

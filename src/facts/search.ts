@@ -5,9 +5,9 @@
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
-import { FACT_COLUMNS, toFact } from './store.js';
+import { FACT_COLUMNS, toFact, type FactRow } from './store.js';
 import type { Fact, FactSearchHit, FactSearchOptions, FactSearchPage } from './types.js';
-import { checkObject, checkTags, isUuid } from './validate.js';
+import { checkConfidence, checkObject, checkTags, checkTimestamp, isUuid } from './validate.js';
 
 /**
  * The vector matched and ranked: the generated column of migration 015, the first column of
@@ -68,18 +68,34 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 }
 
+// ts_headline would drop "<tag>"-like text as markup, so it is given the text with < and >
+// swapped for two private-use characters, swapped back here before escaping.
+const LT = '\uE000';
+const GT = '\uE001';
+
 export function renderSnippet(marked: string): string {
-  return escapeHtml(marked).replaceAll(MARK_ON, '<b>').replaceAll(MARK_OFF, '</b>');
+  return escapeHtml(marked.replaceAll(LT, '<').replaceAll(GT, '>')).replaceAll(MARK_ON, '<b>').replaceAll(MARK_OFF, '</b>');
 }
 
-interface HitRow {
-  id: string;
-  text: string;
-  tags: string[] | null;
-  meta_data: Record<string, unknown> | null;
-  created_at: Date;
-  updated_at: Date;
+/** A snippet as plain text for a terminal: matches between `*`, the fact's text as written. */
+export function snippetToText(snippet: string): string {
+  return snippet
+    .replace(/<\/?b>/g, '*')
+    .replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e] as string);
+}
+
+/**
+ * The text search configuration's view of a string: < and > become spaces, as in the stored
+ * vector (migration 019), so markup-like text is matched as words instead of skipped.
+ */
+export function tsQueryExpr(param: string): string {
+  return `websearch_to_tsquery('english', translate(${param}, '<>', '  '))`;
+}
+
+interface HitRow extends FactRow {
   rank: number;
+  text_rank: number;
+  conflicts: number | string;
   candidates: number;
   headline: string | null;
   created_text: string;
@@ -112,6 +128,8 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
   const meta = options.meta === undefined ? undefined : checkObject(options.meta, 'meta');
   const ranked = query.trim() !== '';
   const cursor = options.cursor ? decodeCursor(options.cursor, ranked) : undefined;
+  const asOf = options.asOf === undefined ? undefined : checkTimestamp(options.asOf, 'asOf');
+  const minConfidence = options.minConfidence === undefined ? undefined : checkConfidence(options.minConfidence, 'minConfidence');
   const maxCandidates = options.maxCandidates ?? DEFAULT_MAX_CANDIDATES;
   if (!Number.isInteger(maxCandidates) || maxCandidates < 0)
     throw invalidInput('maxCandidates must be an integer >= 0 (0: no cap)', { field: 'maxCandidates' });
@@ -125,35 +143,47 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
   const where: string[] = [];
   let tsq = 'NULL::tsquery';
   if (ranked) {
-    tsq = `websearch_to_tsquery('english', ${p(query)})`;
+    tsq = tsQueryExpr(p(query));
     where.push(`${FACT_TSVECTOR} @@ q.tsq`);
   }
   if (tags.length > 0) where.push(`f.tags ${options.allTags ? '@>' : '&&'} ${p(tags)}::text[]`);
   if (meta !== undefined) where.push(`f.meta_data @> ${p(JSON.stringify(meta))}::jsonb`);
+  // Validity: facts holding at asOf, or now and not superseded by their predicate's policy.
+  // These read columns of rows the scan fetches anyway, so they cost no extra I/O.
+  if (asOf !== undefined) {
+    const at = p(asOf);
+    where.push(`coalesce(f.valid_from, f.created_at) <= ${at}::timestamptz AND (f.valid_to IS NULL OR f.valid_to > ${at}::timestamptz)`);
+  } else where.push('NOT f.superseded AND coalesce(f.valid_from, f.created_at) <= now() AND (f.valid_to IS NULL OR f.valid_to > now())');
+  if (minConfidence !== undefined) where.push(`f.confidence >= ${p(minConfidence)}::float8`);
 
   let inner: string;
   if (ranked) {
     const cap = maxCandidates > 0 ? ` LIMIT ${p(maxCandidates)}` : '';
     const candidates = `SELECT f.*, count(*) OVER () AS candidates FROM (SELECT f.* FROM facts f, q WHERE ${where.join(' AND ')}${cap}) f`;
-    const rankExpr = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
-    const rankedRows = `SELECT ${FACT_COLUMNS}, ${rankExpr} AS rank, f.candidates FROM (${candidates}) f, q`;
+    // Relevance weighted by confidence: a fact nobody doubts keeps its text rank, one with
+    // confidence 0 gets half of it (documented in the facts guide).
+    const textRank = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
+    const rankedRows = `SELECT r0.*, r0.text_rank * (0.5 + 0.5 * r0.confidence) AS rank FROM (SELECT ${FACT_COLUMNS}, ${textRank} AS text_rank, f.candidates FROM (${candidates}) f, q) r0`;
     const after = cursor && 'r' in cursor ? ` WHERE (r.rank, r.id) < (${p(cursor.r)}::float8, ${p(cursor.i)}::uuid)` : '';
     inner = `SELECT * FROM (${rankedRows}) r${after} ORDER BY r.rank DESC, r.id DESC LIMIT ${p(limit + 1)}`;
   } else {
     if (cursor && 't' in cursor) where.push(`(f.created_at, f.id) < (${p(cursor.t)}::timestamptz, ${p(cursor.i)}::uuid)`);
-    inner = `SELECT ${FACT_COLUMNS}, 0::float8 AS rank, 0::bigint AS candidates FROM facts f, q${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p(limit + 1)}`;
+    inner = `SELECT ${FACT_COLUMNS}, 0::float8 AS rank, 0::float8 AS text_rank, 0::bigint AS candidates FROM facts f, q${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p(limit + 1)}`;
   }
   // ts_headline re-parses the text, so it runs on the final page only (outer query).
   const sql =
     `WITH q AS (SELECT ${tsq} AS tsq), page AS (${inner}) ` +
     `SELECT page.*, page.created_at::text AS created_text, ` +
-    `CASE WHEN q.tsq IS NULL THEN NULL ELSE ts_headline('english', page.text, q.tsq, '${HEADLINE_OPTIONS}') END AS headline ` +
+    `CASE WHEN q.tsq IS NULL THEN NULL ELSE ts_headline('english', translate(page.text, '<>', '${LT}${GT}'), q.tsq, '${HEADLINE_OPTIONS}') END AS headline, ` +
+    `(SELECT count(*) FROM fact_conflicts c WHERE c.status = 'open' AND (c.fact_id = page.id OR c.other_fact_id = page.id)) AS conflicts ` +
     `FROM page, q ORDER BY page.rank DESC, ${ranked ? '' : 'page.created_at DESC, '}page.id DESC`;
   const res = await runSearch(db, sql, params, ranked && maxCandidates > 0);
   const rows = res.rows.slice(0, limit);
   const hits: FactSearchHit[] = rows.map((r) => ({
     ...toFact(r),
     rank: Number(r.rank),
+    text_rank: Number(r.text_rank),
+    conflicts: Number(r.conflicts),
     snippet: renderSnippet(r.headline ?? r.text),
   }));
   const last = rows[rows.length - 1];

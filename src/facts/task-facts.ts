@@ -1,7 +1,9 @@
 /**
  * Facts access bound to one task: what a handler searches or reads is recorded in
  * task_reads_fact, what it produces in task_produces_fact. The tables' insert triggers map
- * both endpoints into graph_node_map, so the edges show up in hgnn_edges at once.
+ * both endpoints into graph_node_map, so the edges show up in hgnn_edges at once. A produced
+ * fact also records its provenance: the task, its agent and organ as sources, and the facts
+ * it was derived from as fact__derives_from__fact edges.
  */
 import type { Db, Queryable } from '../db/types.js';
 import type { FactRef, TaskFacts } from '../tasks/types.js';
@@ -54,9 +56,14 @@ export function createTaskFacts(db: Db, taskId: string): TaskFacts {
       return facts.map(ref);
     },
     async produce(fact) {
-      // One transaction: a produced fact never exists without its edge.
+      // One transaction: a produced fact never exists without its edge and sources.
       return db.transaction(async (tx) => {
-        const f = await addFact(tx, fact);
+        const who = await tx.query<{ kind: 'agent' | 'organ'; ref: string }>(
+          `SELECT 'agent' AS kind, agent_id AS ref FROM task_owned_by_agent WHERE task_id = $1
+           UNION ALL SELECT 'organ', organ_id FROM task_executed_by_organ WHERE task_id = $1 ORDER BY 1, 2`,
+          [task],
+        );
+        const f = await addFact(tx, { ...fact, sources: [{ kind: 'task', ref: task }, ...who.rows, ...(fact.sources ?? [])] });
         await tx.query('INSERT INTO task_produces_fact (task_id, fact_id) VALUES ($1::uuid, $2::uuid) ON CONFLICT (task_id, fact_id) DO NOTHING', [task, f.id]);
         return ref(f);
       });

@@ -32,3 +32,44 @@ export function checkUuid(id: unknown, field = 'id'): string {
   if (typeof id !== 'string' || !isUuid(id)) throw invalidInput(`${field} must be a uuid (got ${JSON.stringify(id)})`, { field });
   return id.toLowerCase();
 }
+
+export const MAX_NAME_LENGTH = 1000;
+
+/** A subject, predicate or object: a non-empty string, or null to clear it. */
+export function checkOptionalString(v: unknown, field: string, max = MAX_NAME_LENGTH): string | null {
+  if (v === null) return null;
+  if (typeof v !== 'string' || v.trim() === '') throw invalidInput(`${field} must be a non-empty string or null`, { field });
+  if (v.length > max) throw invalidInput(`${field} is longer than ${max} characters`, { field });
+  if (v.includes('\u0000')) throw invalidInput(`${field} must not contain NUL characters`, { field });
+  return v;
+}
+
+export function checkConfidence(v: unknown, field = 'confidence'): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
+    throw invalidInput(`${field} must be a number between 0 and 1 (got ${JSON.stringify(v)})`, { field });
+  return v;
+}
+
+// Strict ISO 8601: a date, optionally a time with seconds, fraction and zone (Z or ±hh:mm).
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/** A timestamp as ISO 8601 text or a Date, within years 1..9999; returned as an ISO string. */
+export function checkTimestamp(v: unknown, field: string): string {
+  let d: Date;
+  if (v instanceof Date) d = v;
+  else if (typeof v === 'string' && ISO_RE.test(v.trim())) {
+    const m = ISO_RE.exec(v.trim()) as RegExpExecArray;
+    const [month, day] = [Number(m[2]), Number(m[3])];
+    if (month < 1 || month > 12 || day < 1 || day > 31) throw invalidInput(`${field} is not a valid date (got ${JSON.stringify(v)})`, { field });
+    d = new Date(v.trim().replace(' ', 'T'));
+  } else throw invalidInput(`${field} must be an ISO 8601 timestamp such as 2026-01-31T12:00:00Z (got ${JSON.stringify(v)})`, { field });
+  const year = d.getUTCFullYear();
+  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) throw invalidInput(`${field} is out of range (got ${JSON.stringify(v)})`, { field });
+  return d.toISOString();
+}
+
+export function checkUuidList(v: unknown, field: string): string[] {
+  if (!Array.isArray(v)) throw invalidInput(`${field} must be an array of fact ids`, { field });
+  if (v.length > 1000) throw invalidInput(`${field} may name at most 1000 facts`, { field });
+  return [...new Set(v.map((x) => checkUuid(x, field)))];
+}

@@ -7,7 +7,10 @@
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
-import { DEFAULT_MAX_CANDIDATES } from '../facts/search.js';
+import { DEFAULT_MAX_CANDIDATES, tsQueryExpr } from '../facts/search.js';
+
+// Facts valid now and not superseded by their predicate's policy (migration 019), as search sees them.
+const CURRENT_FACT = 'NOT superseded AND coalesce(valid_from, created_at) <= now() AND (valid_to IS NULL OR valid_to > now())';
 import { embedNeighborhood, resolveStart, type ResolvedStart } from './embed.js';
 import { knn } from './embeddings.js';
 import { expand, type EdgeTriple, type Neighborhood } from './neighborhood.js';
@@ -49,6 +52,8 @@ export interface RagFact {
   linked_node_id: number;
   link: string;
   snippet: string;
+  /** The fact's confidence (0..1); facts no longer valid or superseded are never attached. */
+  confidence: number;
 }
 
 export interface RagResult {
@@ -91,11 +96,12 @@ function intParam(p: Record<string, unknown>, key: string, dflt: number, min: nu
 /** Facts whose text matches `query` (websearch syntax), best first, as fact node ids. */
 export async function seedsFromText(q: Queryable, query: string, limit: number): Promise<number[]> {
   const r = await q.query<{ node_id: number | string }>(
-    // Same matching and candidate cap as facts search (idx_facts_text_search, stored vector).
+    // Same matching, validity, ranking and candidate cap as facts search (src/facts/search.ts).
     `SELECT ensure_fact_node(f.id) AS node_id FROM (
-       SELECT c.id, ts_rank_cd(c.search_vector, q.tsq, 32) AS rank
-         FROM (SELECT websearch_to_tsquery('english', $1) AS tsq) q
-        CROSS JOIN LATERAL (SELECT id, search_vector FROM facts WHERE search_vector @@ q.tsq LIMIT $3) c
+       SELECT c.id, ts_rank_cd(c.search_vector, q.tsq, 32) * (0.5 + 0.5 * c.confidence) AS rank
+         FROM (SELECT ${tsQueryExpr('$1')} AS tsq) q
+        CROSS JOIN LATERAL (SELECT id, search_vector, confidence FROM facts
+                             WHERE search_vector @@ q.tsq AND ${CURRENT_FACT} LIMIT $3) c
         ORDER BY rank DESC, c.id LIMIT $2) f
       ORDER BY f.rank DESC, f.id`,
     [query, limit, DEFAULT_MAX_CANDIDATES],
@@ -103,10 +109,20 @@ export async function seedsFromText(q: Queryable, query: string, limit: number):
   return r.rows.map((x) => Number(x.node_id));
 }
 
-/** Facts that are, or are linked (task reads/produces) to, the given nodes; snippets highlight `query`. */
+/**
+ * Facts that are, or are linked (task reads/produces) to, the given nodes, most confident
+ * first; only facts valid now and not superseded; snippets highlight `query`.
+ */
 export async function linkedFacts(q: Queryable, nodeIds: readonly number[], query: string | undefined, limit = 50): Promise<RagFact[]> {
   if (nodeIds.length === 0) return [];
-  const r = await q.query<{ fact_id: string; fact_node_id: number | string | null; linked_node_id: number | string; link: string; snippet: string }>(
+  const r = await q.query<{
+    fact_id: string;
+    fact_node_id: number | string | null;
+    linked_node_id: number | string;
+    link: string;
+    snippet: string;
+    confidence: number | string;
+  }>(
     `WITH n AS (SELECT m.* FROM graph_node_map m WHERE m.node_id = ANY($1::bigint[])),
      linked AS (
        SELECT n.node_id AS linked_node_id, n.ext_uuid AS fact_id, 'self' AS link FROM n WHERE n.node_type = 'fact'
@@ -114,12 +130,14 @@ export async function linkedFacts(q: Queryable, nodeIds: readonly number[], quer
        SELECT n.node_id, r.fact_id, 'task__reads__fact' FROM n JOIN task_reads_fact r ON r.task_id = n.ext_uuid WHERE n.node_type = 'task'
        UNION ALL
        SELECT n.node_id, p.fact_id, 'task__produces__fact' FROM n JOIN task_produces_fact p ON p.task_id = n.ext_uuid WHERE n.node_type = 'task')
-     SELECT DISTINCT ON (f.id) f.id::text AS fact_id, fm.node_id AS fact_node_id, l.linked_node_id, l.link,
-            CASE WHEN $2::text <> '' THEN ts_headline('english', f.text, websearch_to_tsquery('english', $2::text), 'MaxWords=30, MinWords=10')
-                 ELSE left(f.text, 200) END AS snippet
-       FROM linked l JOIN facts f ON f.id = l.fact_id
-       LEFT JOIN graph_node_map fm ON fm.node_type = 'fact' AND fm.ext_table = 'facts' AND fm.ext_uuid = f.id
-      ORDER BY f.id, array_position($1::bigint[], l.linked_node_id)
+     SELECT * FROM (
+       SELECT DISTINCT ON (f.id) f.id::text AS fact_id, fm.node_id AS fact_node_id, l.linked_node_id, l.link, f.confidence,
+              CASE WHEN $2::text <> '' THEN ts_headline('english', f.text, ${tsQueryExpr('$2::text')}, 'MaxWords=30, MinWords=10')
+                   ELSE left(f.text, 200) END AS snippet
+         FROM linked l JOIN facts f ON f.id = l.fact_id AND ${CURRENT_FACT}
+         LEFT JOIN graph_node_map fm ON fm.node_type = 'fact' AND fm.ext_table = 'facts' AND fm.ext_uuid = f.id
+        ORDER BY f.id, array_position($1::bigint[], l.linked_node_id)) x
+      ORDER BY x.confidence DESC, x.fact_id
       LIMIT $3`,
     [nodeIds.map(String), query ?? '', limit],
   );
@@ -129,6 +147,7 @@ export async function linkedFacts(q: Queryable, nodeIds: readonly number[], quer
     linked_node_id: Number(x.linked_node_id),
     link: x.link,
     snippet: x.snippet,
+    confidence: Number(x.confidence),
   }));
 }
 

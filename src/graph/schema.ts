@@ -1,6 +1,6 @@
 /**
- * The heterogeneous graph's shape as data: 11 node types (entity tables) and 17 edge types
- * (edge tables), exactly as migrations 007, 008 and 010 define them. Every graph module
+ * The heterogeneous graph's shape as data: 11 node types (entity tables) and 18 edge types
+ * (edge tables), exactly as migrations 007, 008, 010 and 019 define them. Every graph module
  * reads table and column names from here, never from user input, so SQL built from these
  * identifiers cannot be injected.
  */
@@ -106,7 +106,7 @@ function edge(table: string, srcType: NodeType, srcCol: string, relation: string
   return { name: `${srcType}__${relation}__${dstType}`, relation, table, srcType, srcCol, dstType, dstCol };
 }
 
-/** The 17 edge types of hgnn_edges (010), in the view's order. */
+/** The 18 edge types of hgnn_edges (010, 019), in the view's order. */
 export const EDGE_DEFS: readonly EdgeTypeDef[] = [
   edge('task_depends_on_task', 'task', 'src_task_id', 'depends_on', 'task', 'dst_task_id'),
   edge('task_produces_artifact', 'task', 'task_id', 'produces', 'artifact', 'artifact_id'),
@@ -125,6 +125,7 @@ export const EDGE_DEFS: readonly EdgeTypeDef[] = [
   edge('task_produces_fact', 'task', 'task_id', 'produces', 'fact', 'fact_id'),
   edge('organ_provides_capability', 'organ', 'organ_id', 'provides', 'capability', 'capability_id'),
   edge('agent_owns_memory_cell', 'agent', 'agent_id', 'owns', 'memory_cell', 'memory_cell_id'),
+  edge('fact_derives_from_fact', 'fact', 'src_fact_id', 'derives_from', 'fact', 'dst_fact_id'),
 ];
 
 export const EDGE_TYPES: readonly string[] = EDGE_DEFS.map((e) => e.name);

@@ -22,7 +22,7 @@ export const EXPECTED_TABLES = [
   // 013: recurring tasks and per-queue concurrency limits
   'task_schedules',
   'queue_limits',
-  // 17 edge tables
+  // 18 edge tables (the 18th, fact_derives_from_fact, comes with 019's provenance tables)
   'task_depends_on_task',
   'task_produces_artifact',
   'task_uses_capability',
@@ -40,6 +40,12 @@ export const EXPECTED_TABLES = [
   'agent_uses_model',
   'task_reads_fact',
   'task_produces_fact',
+  'fact_derives_from_fact',
+  // 019: fact versions, sources, conflicts and resolution policies
+  'fact_versions',
+  'fact_sources',
+  'fact_conflicts',
+  'fact_predicate_policies',
 ] as const;
 
 export const EXPECTED_VIEWS = ['graph_tasks', 'task_embeddings', 'hgnn_edges', 'active_instances', 'active_instance'] as const;
@@ -74,6 +80,11 @@ export const EXPECTED_FUNCTIONS = [
   'update_graph_node_map_updated_at()',
   'update_timestamps()',
   'update_facts_updated_at()',
+  // 019: fact versions and conflict detection
+  'facts_keep_version()',
+  'facts_track_conflicts()',
+  'facts_lock_group(text,text)',
+  'facts_refresh_group(text,text)',
   // 020: the worker protocol for clients in any language, and the jsonb -> vector cast
   'claim_tasks(text,integer,double precision,text[],text[],double precision)',
   'renew_task_leases(text,uuid[],double precision)',
@@ -92,7 +103,7 @@ export const EXPECTED_ENUMS: Record<string, readonly string[]> = {
   taskpriority: ['critical', 'high', 'normal', 'low'],
 };
 
-/** The 17 edge types of hgnn_edges: name → source table. */
+/** The 18 edge types of hgnn_edges: name → source table. */
 export const EDGE_TYPES: Record<string, string> = {
   task__depends_on__task: 'task_depends_on_task',
   task__produces__artifact: 'task_produces_artifact',
@@ -111,6 +122,7 @@ export const EDGE_TYPES: Record<string, string> = {
   task__produces__fact: 'task_produces_fact',
   organ__provides__capability: 'organ_provides_capability',
   agent__owns__memory_cell: 'agent_owns_memory_cell',
+  fact__derives_from__fact: 'fact_derives_from_fact',
 };
 
 /** Indexes the query paths rely on (the seed promises status, type, domain and claim indexes). */
@@ -141,6 +153,9 @@ export const EXPECTED_TRIGGERS: Record<string, string> = {
   trg_service_updated_at: 'service',
   trg_skill_updated_at: 'skill',
   trigger_facts_updated_at: 'facts',
+  trg_facts_keep_version: 'facts',
+  trg_facts_conflicts_insert: 'facts',
+  trg_facts_conflicts_update: 'facts',
 };
 
 /** The seed's "Verification Queries", run verbatim. */

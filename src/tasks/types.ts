@@ -47,8 +47,23 @@ export interface TaskFacts {
   search(query: string, options?: { limit?: number; tags?: string[] }): Promise<FactRef[]>;
   /** Fetch facts by id; each is recorded as read by the task. */
   read(ids: string[]): Promise<FactRef[]>;
-  /** Create a fact recorded as produced by the task. */
-  produce(fact: { text: string; tags?: string[]; meta_data?: Record<string, unknown> }): Promise<FactRef>;
+  /**
+   * Create a fact recorded as produced by the task; its sources are the task and the task's
+   * agent and organ (task_owned_by_agent / task_executed_by_organ edges), plus any given.
+   * `derivedFrom` names the facts it was derived from (fact__derives_from__fact edges).
+   */
+  produce(fact: {
+    text: string;
+    tags?: string[];
+    meta_data?: Record<string, unknown>;
+    subject?: string;
+    predicate?: string;
+    object?: string;
+    confidence?: number;
+    valid_from?: string | Date;
+    derivedFrom?: string[];
+    sources?: Array<{ kind: 'agent' | 'organ' | 'artifact' | 'uri'; ref: string }>;
+  }): Promise<FactRef>;
 }
 
 export interface TaskLogger {

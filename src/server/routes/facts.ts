@@ -1,36 +1,149 @@
+/**
+ * Facts over HTTP: CRUD, search (text, tags, metadata, validity, confidence), versions,
+ * provenance, conflicts and resolution policies. Unknown query parameters and body fields
+ * are a 400 (additionalProperties: false everywhere).
+ */
 import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
-import { addFact, deleteFact, getFact, searchFacts, updateFact, MAX_SEARCH_LIMIT } from '../../facts/index.js';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import {
+  FACT_POLICIES,
+  FACT_SOURCE_KINDS,
+  MAX_PROVENANCE_DEPTH,
+  MAX_SEARCH_LIMIT,
+  addFact,
+  deleteFact,
+  factVersions,
+  getFact,
+  getFactProvenance,
+  invalidateFact,
+  listFactConflicts,
+  listPredicatePolicies,
+  resolveFactConflict,
+  searchFacts,
+  setPredicatePolicy,
+  updateFact,
+  type FactConflictResolution,
+  type FactPolicy,
+} from '../../facts/index.js';
+import { invalidInput } from '../../errors.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
+
+// Response fields: Dates in the library, ISO 8601 text on the wire; nullable as type [T, null]
+// (serialised without a validator per value, and OpenAPI's nullable).
+const Time = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
+const NullableTime = Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time' });
+const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });
 
 const Fact = Type.Object({
   id: Type.String({ format: 'uuid' }),
   text: Type.String(),
   tags: Type.Array(Type.String()),
   meta_data: Type.Record(Type.String(), Type.Unknown()),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
+  subject: NullableString,
+  predicate: NullableString,
+  object: NullableString,
+  confidence: Type.Number({ minimum: 0, maximum: 1 }),
+  valid_from: Time,
+  valid_to: NullableTime,
+  invalid_reason: NullableString,
+  version: Type.Integer(),
+  superseded: Type.Boolean({ description: "True while another fact of the same subject/predicate wins under the predicate's policy." }),
+  created_at: Time,
+  updated_at: Time,
 });
 const Hit = Type.Composite([
   Fact,
   Type.Object({
-    rank: Type.Number({ description: 'ts_rank_cd (normalization 32); 0 when listing without q.' }),
+    rank: Type.Number({ description: 'text_rank × (0.5 + 0.5 × confidence), the sort key; 0 when listing without q.' }),
+    text_rank: Type.Number({ description: 'ts_rank_cd (normalization 32); 0 when listing without q.' }),
+    conflicts: Type.Integer({ description: 'Open conflicts this fact is part of.' }),
     snippet: Type.String({ description: 'HTML-escaped excerpt with matches wrapped in <b>…</b>.' }),
   }),
 ]);
-const SearchQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 1000, description: 'Web-search syntax: words, "phrases", or, -exclusion. Empty: newest first.' })),
-  tag: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Repeat to filter by several tags (any of them, or all with allTags=true).' })),
-  allTags: Type.Boolean({ default: false }),
-  limit: Type.Integer({ minimum: 1, maximum: MAX_SEARCH_LIMIT, default: 20 }),
-  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+const Source = Type.Object(
+  { kind: Type.Union(FACT_SOURCE_KINDS.map((k) => Type.Literal(k))), ref: Type.String({ minLength: 1, maxLength: 2000 }) },
+  { additionalProperties: false },
+);
+const StoredSource = Type.Object({ kind: Type.String(), ref: Type.String(), created_at: Time });
+const Conflict = Type.Object({
+  id: Type.Integer(),
+  subject: Type.String(),
+  predicate: Type.String(),
+  fact_id: Type.String({ format: 'uuid' }),
+  other_fact_id: Type.String({ format: 'uuid' }),
+  fact_value: Type.String(),
+  other_value: Type.String(),
+  detected_at: Time,
+  status: Type.String(),
+  resolution: NullableString,
+  winner_fact_id: NullableString,
+  resolved_by: NullableString,
+  note: NullableString,
+  resolved_at: NullableTime,
 });
+const Version = Type.Object({
+  fact_id: Type.String(),
+  version: Type.Integer(),
+  text: Type.String(),
+  tags: Type.Array(Type.String()),
+  meta_data: Type.Record(Type.String(), Type.Unknown()),
+  subject: NullableString,
+  predicate: NullableString,
+  object: NullableString,
+  confidence: Type.Number(),
+  valid_from: Time,
+  valid_to: NullableTime,
+  invalid_reason: NullableString,
+  recorded_at: Time,
+  replaced_at: Time,
+});
+const Provenance = Type.Object({
+  fact: Fact,
+  sources: Type.Array(StoredSource),
+  conflicts: Type.Array(Conflict),
+  previous_versions: Type.Integer(),
+  derived_from: Type.Array(
+    Type.Object({ fact: Fact, depth: Type.Integer(), via: Type.String(), sources: Type.Array(StoredSource), open_conflicts: Type.Integer() }),
+  ),
+  derived_by: Type.Array(Type.String()),
+  depth: Type.Integer(),
+  truncated: Type.Boolean(),
+});
+const Policy = Type.Object({ predicate: Type.String(), policy: Type.String(), updated_at: Time });
+
+const SearchQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 1000, description: 'Web-search syntax: words, "phrases", or, -exclusion. Empty: newest first.' })),
+    tag: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Repeat to filter by several tags (any of them, or all with allTags=true).' })),
+    allTags: Type.Boolean({ default: false }),
+    meta: Type.Optional(Type.String({ maxLength: 10_000, description: 'Keep facts whose metadata contains this JSON object, e.g. {"source":"docs"}.' })),
+    asOf: Type.Optional(
+      Type.String({ maxLength: 40, description: 'ISO 8601 instant: facts valid then (superseded ones included). Default: valid now, not superseded.' }),
+    ),
+    minConfidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_SEARCH_LIMIT, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+const ClaimFields = {
+  subject: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1000 }), Type.Null()])),
+  predicate: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1000 }), Type.Null()])),
+  object: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 100_000 }), Type.Null()])),
+  confidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  valid_from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default now.' })),
+  valid_to: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Null()])),
+};
 const NewFact = Type.Object(
   {
     text: Type.String({ minLength: 1, maxLength: 100_000 }),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     meta_data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ...ClaimFields,
+    sources: Type.Optional(Type.Array(Source, { maxItems: 100 })),
+    derivedFrom: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 1000, description: 'Ids of the facts this one was derived from.' })),
   },
   { additionalProperties: false },
 );
@@ -39,12 +152,55 @@ const FactPatch = Type.Object(
     text: Type.Optional(Type.String({ minLength: 1, maxLength: 100_000 })),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     meta_data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ...ClaimFields,
+    invalid_reason: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 10_000 }), Type.Null()])),
   },
   { additionalProperties: false, minProperties: 1 },
 );
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Fact id or a unique prefix (≥ 4 hex digits).' }) });
+const NoQuery = Type.Object({}, { additionalProperties: false });
+const ProvenanceQuery = Type.Object({ depth: Type.Integer({ minimum: 1, maximum: MAX_PROVENANCE_DEPTH, default: 5 }) }, { additionalProperties: false });
+const InvalidateBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 10_000 }), at: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default now.' })) },
+  { additionalProperties: false },
+);
+const ConflictsQuery = Type.Object(
+  {
+    status: Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' }),
+    subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+    predicate: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+    fact: Type.Optional(Type.String({ format: 'uuid', description: 'Only conflicts this fact is part of.' })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 20 })),
+  },
+  { additionalProperties: false },
+);
+const ConflictParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$', description: 'Conflict id.' }) });
+const ResolveBody = Type.Object(
+  {
+    winner: Type.Optional(Type.String({ format: 'uuid', description: 'The fact that holds; the other is invalidated.' })),
+    keepBoth: Type.Optional(Type.Boolean({ description: 'Close the conflict and keep both facts.' })),
+    note: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000 })),
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Who resolved it.' })),
+  },
+  { additionalProperties: false },
+);
+const PolicyParams = Type.Object({ predicate: Type.String({ minLength: 1, maxLength: 200 }) });
+const PolicyBody = Type.Object({ policy: Type.Union(FACT_POLICIES.map((p) => Type.Literal(p))) }, { additionalProperties: false });
 
-export function registerFactRoutes(app: FastifyInstance, ctx: ServerContext): void {
+function parseMeta(s: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    throw invalidInput('meta must be a JSON object, e.g. {"source":"docs"}', { field: 'meta' });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidInput('meta must be a JSON object', { field: 'meta' });
+  return v as Record<string, unknown>;
+}
+
+export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
   app.get(
@@ -52,18 +208,22 @@ export function registerFactRoutes(app: FastifyInstance, ctx: ServerContext): vo
     {
       schema: {
         tags: ['facts'],
-        summary: 'Full-text search over facts (ranked, highlighted snippets, tag filters, keyset pagination); without q lists newest first.',
+        summary:
+          'Full-text search over facts, ranked by relevance × (0.5 + 0.5 × confidence), with tag, metadata, validity (asOf) and confidence filters and conflict flags; without q lists newest first.',
         querystring: SearchQuery,
         response: { 200: Type.Object({ items: Type.Array(Hit), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
       },
     },
     async (request) => {
-      const q = request.query as Static<typeof SearchQuery>;
+      const q = request.query;
       const page = await searchFacts(ctx.db, {
         query: q.q ?? '',
         limit: q.limit,
         allTags: q.allTags,
         ...(q.tag ? { tags: q.tag } : {}),
+        ...(q.meta !== undefined ? { meta: parseMeta(q.meta) } : {}),
+        ...(q.asOf !== undefined ? { asOf: q.asOf } : {}),
+        ...(q.minConfidence !== undefined ? { minConfidence: q.minConfidence } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });
       return { items: page.hits, nextCursor: page.nextCursor };
@@ -72,17 +232,142 @@ export function registerFactRoutes(app: FastifyInstance, ctx: ServerContext): vo
 
   app.post(
     '/api/facts',
-    { schema: { tags: ['facts'], summary: 'Create a fact.', body: NewFact, response: { 201: Fact, 400: ErrorBody } } },
-    async (request, reply) => {
-      const fact = await addFact(ctx.db, request.body as Static<typeof NewFact>);
-      return reply.status(201).send(fact);
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Create a fact, with its statement (subject/predicate/object), confidence, validity, sources and the facts it derives from.',
+        body: NewFact,
+        response: { 201: Fact, ...errors },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await addFact(ctx.db, request.body)),
+  );
+
+  app.get(
+    '/api/facts/conflicts',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Conflicts between facts of the same subject/predicate, newest first (open by default).',
+        querystring: ConflictsQuery,
+        response: { 200: Type.Object({ items: Type.Array(Conflict), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return listFactConflicts(ctx.db, {
+        status: q.status,
+        limit: q.limit,
+        ...(q.subject !== undefined ? { subject: q.subject } : {}),
+        ...(q.predicate !== undefined ? { predicate: q.predicate } : {}),
+        ...(q.fact !== undefined ? { factId: q.fact } : {}),
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      });
+    },
+  );
+
+  app.post(
+    '/api/facts/conflicts/:id/resolve',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Resolve a conflict by hand: {winner: factId} invalidates the other fact; {keepBoth: true} keeps both.',
+        params: ConflictParams,
+        body: ResolveBody,
+        response: { 200: Conflict, ...errors },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const extra = { ...(b.note !== undefined ? { note: b.note } : {}), ...(b.by !== undefined ? { by: b.by } : {}) };
+      if ((b.winner !== undefined) === (b.keepBoth === true))
+        throw invalidInput('give exactly one of winner (a fact id) or keepBoth: true', { field: 'winner' });
+      const how: FactConflictResolution = b.winner !== undefined ? { winner: b.winner, ...extra } : { keepBoth: true, ...extra };
+      return resolveFactConflict(ctx.db, request.params.id, how);
     },
   );
 
   app.get(
+    '/api/facts/policies',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Predicates with a resolution policy of their own (others are keep_both).',
+        querystring: NoQuery,
+        response: { 200: Type.Object({ items: Type.Array(Policy) }) },
+      },
+    },
+    async () => ({ items: await listPredicatePolicies(ctx.db) }),
+  );
+
+  app.put(
+    '/api/facts/policies/:predicate',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Set the resolution policy of a predicate (latest_wins, highest_confidence, keep_both) and apply it to existing facts.',
+        params: PolicyParams,
+        body: PolicyBody,
+        response: { 200: Policy, 400: ErrorBody },
+      },
+    },
+    async (request) => setPredicatePolicy(ctx.db, request.params.predicate, request.body.policy as FactPolicy),
+  );
+
+  app.get(
     '/api/facts/:id',
-    { schema: { tags: ['facts'], summary: 'One fact by id or unique id prefix (409 when ambiguous).', params: IdParams, response: { 200: Fact, ...errors } } },
-    async (request) => getFact(ctx.db, (request.params as Static<typeof IdParams>).id),
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'One fact by id or unique id prefix (409 when ambiguous); invalidated facts too.',
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: Fact, ...errors },
+      },
+    },
+    async (request) => getFact(ctx.db, request.params.id),
+  );
+
+  app.get(
+    '/api/facts/:id/provenance',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Who said it, from what, when, how sure and what contradicts it: sources, the derives_from chain (bounded depth) and conflicts.',
+        params: IdParams,
+        querystring: ProvenanceQuery,
+        response: { 200: Provenance, ...errors },
+      },
+    },
+    async (request) => getFactProvenance(ctx.db, request.params.id, { depth: request.query.depth }),
+  );
+
+  app.get(
+    '/api/facts/:id/versions',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Earlier versions of a fact, oldest first (the current version is GET /api/facts/:id).',
+        params: IdParams,
+        querystring: NoQuery,
+        response: { 200: Type.Object({ items: Type.Array(Version) }), ...errors },
+      },
+    },
+    async (request) => ({ items: await factVersions(ctx.db, request.params.id) }),
+  );
+
+  app.post(
+    '/api/facts/:id/invalidate',
+    {
+      schema: {
+        tags: ['facts'],
+        summary: 'Mark a fact as no longer valid (from now or `at`), with a reason; it stays readable.',
+        params: IdParams,
+        body: InvalidateBody,
+        response: { 200: Fact, ...errors },
+      },
+    },
+    async (request) => invalidateFact(ctx.db, request.params.id, request.body),
   );
 
   app.patch(
@@ -90,13 +375,13 @@ export function registerFactRoutes(app: FastifyInstance, ctx: ServerContext): vo
     {
       schema: {
         tags: ['facts'],
-        summary: 'Replace the given fields (text, tags, meta_data) of a fact.',
+        summary: 'Replace the given fields of a fact; the previous version is kept (GET /api/facts/:id/versions).',
         params: IdParams,
         body: FactPatch,
         response: { 200: Fact, ...errors },
       },
     },
-    async (request) => updateFact(ctx.db, (request.params as Static<typeof IdParams>).id, request.body as Static<typeof FactPatch>),
+    async (request) => updateFact(ctx.db, request.params.id, request.body),
   );
 
   app.delete(
@@ -104,11 +389,11 @@ export function registerFactRoutes(app: FastifyInstance, ctx: ServerContext): vo
     {
       schema: {
         tags: ['facts'],
-        summary: 'Delete a fact (its task edges go with it); returns the deleted fact.',
+        summary: 'Delete a fact (its edges, sources, versions and conflicts go with it); returns the deleted fact.',
         params: IdParams,
         response: { 200: Fact, ...errors },
       },
     },
-    async (request) => deleteFact(ctx.db, (request.params as Static<typeof IdParams>).id),
+    async (request) => deleteFact(ctx.db, request.params.id),
   );
 }
