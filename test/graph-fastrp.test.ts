@@ -10,6 +10,7 @@ import { builtinHandlers } from '../src/tasks/builtin.js';
 import { Dispatcher } from '../src/tasks/dispatcher.js';
 import type { TaskContext, TaskRecord } from '../src/tasks/types.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { inMemoryDurable } from '../src/tasks/durable/memory.js';
 
 // A CommonJS module: its function is the namespace's default export at run time.
 const karate = (karateClub as unknown as (G: typeof Graph.UndirectedGraph) => InstanceType<typeof Graph.UndirectedGraph>)(Graph.UndirectedGraph);
@@ -67,6 +68,7 @@ function ctx(db: Db): TaskContext {
     },
     progress: () => undefined,
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    ...inMemoryDurable(),
   };
 }
 

@@ -22,6 +22,11 @@ export const EXPECTED_TABLES = [
   // 013: recurring tasks and per-queue concurrency limits
   'task_schedules',
   'queue_limits',
+  // 018: durable runs
+  'task_runs',
+  'task_checkpoints',
+  'task_events',
+  'task_waits',
   // 18 edge tables (the 18th, fact_derives_from_fact, comes with 019's provenance tables)
   'task_depends_on_task',
   'task_produces_artifact',
@@ -80,6 +85,17 @@ export const EXPECTED_FUNCTIONS = [
   'update_graph_node_map_updated_at()',
   'update_timestamps()',
   'update_facts_updated_at()',
+  // 018: durable runs (run history, steps, sleeps, events, child tasks)
+  'tasks_clear_waiting_for()',
+  'tasks_durable_transitions()',
+  'wake_task_parents(uuid[])',
+  'suspend_task(uuid,text,timestamp with time zone,text)',
+  'save_task_checkpoint(uuid,text,text,jsonb)',
+  'sleep_task(uuid,text,text,double precision,timestamp with time zone)',
+  'emit_task_event(text,jsonb)',
+  'await_task_event(uuid,text,text,double precision)',
+  'spawn_child_task(uuid,text,text,text,jsonb,jsonb)',
+  'await_child_tasks(uuid,text,uuid[])',
   // 019: fact versions and conflict detection
   'facts_keep_version()',
   'facts_track_conflicts()',
@@ -135,6 +151,8 @@ export const EXPECTED_INDEXES = [
   'idx_tasks_domain',
   'idx_tasks_dedup',
   'idx_tasks_expires',
+  'idx_tasks_parent',
+  'idx_task_runs_open',
   'idx_graph_embeddings_emb',
   'idx_facts_text_search',
   'idx_facts_tags',

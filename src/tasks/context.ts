@@ -2,6 +2,7 @@
 import type { Db } from '../db/types.js';
 import { SeedCoreError } from '../errors.js';
 import type { Held } from './dispatcher-options.js';
+import { Durable } from './durable/durable.js';
 import type { TaskContext, TaskFacts, TaskLogger } from './types.js';
 
 /**
@@ -45,6 +46,9 @@ export function makeContext(p: {
   const { held } = p;
   let facts: TaskFacts | undefined;
   let logger: TaskLogger | undefined;
+  let durable: Durable | undefined;
+  // Made on first use: most handlers never call a durable method.
+  const d = (): Durable => (durable ??= new Durable(p.db, held.task.id, held.owner));
   return {
     get signal(): AbortSignal {
       return held.abort.signal;
@@ -71,5 +75,11 @@ export function makeContext(p: {
       }
       return logger;
     },
+    step: (name, fn) => d().step(name, fn),
+    sleepFor: (seconds) => d().sleepFor(seconds),
+    sleepUntil: (date) => d().sleepUntil(date),
+    awaitEvent: (name, options) => d().awaitEvent(name, options),
+    spawn: (type, params, options) => d().spawn(type, params, options),
+    awaitTasks: (ids) => d().awaitTasks(ids),
   };
 }

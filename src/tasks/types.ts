@@ -84,6 +84,40 @@ export interface TaskContext {
   /** Report progress for long work, e.g. (done, total). */
   progress(done: number, total?: number): void;
   logger: TaskLogger;
+  /**
+   * Durable step: returns step `name`'s stored result if it completed in an earlier execution
+   * (without calling `fn`), else runs `fn`, stores its JSON result (a compare-and-set on this
+   * worker's ownership) and returns it. A step that throws is not stored. Code outside steps
+   * runs again when the task resumes or retries. Repeated names in one execution are stored
+   * as `name`, `name#2`, `name#3`, … (keep the call order stable).
+   */
+  step<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
+  /** Suspend durably for `seconds`; the worker slot is freed and the task resumes on any worker. */
+  sleepFor(seconds: number): Promise<void>;
+  /** Suspend durably until `date`. */
+  sleepUntil(date: Date): Promise<void>;
+  /**
+   * Wait for event `name` (emitted before or after this call) and return its payload; with
+   * `timeoutSeconds`, throws SEEDCORE_EVENT_TIMEOUT when it was not emitted in time.
+   */
+  awaitEvent<T = unknown>(name: string, options?: { timeoutSeconds?: number }): Promise<T>;
+  /** Create a child task (once per execution order; a re-run returns the same id). */
+  spawn(type: string, params?: Record<string, unknown>, options?: SpawnOptions): Promise<string>;
+  /**
+   * Wait for child tasks: resumes once with all their results (in the given order), or
+   * throws SEEDCORE_CHILD_FAILED naming the first child that failed or was cancelled.
+   */
+  awaitTasks<T = unknown>(ids: readonly string[]): Promise<T[]>;
+}
+
+/** Options of a child task created by `ctx.spawn`. */
+export interface SpawnOptions {
+  queue?: string;
+  priority?: TaskPriority;
+  maxAttempts?: number;
+  timeoutSeconds?: number;
+  description?: string;
+  domain?: string;
 }
 
 /** A handler returns a JSON-serialisable result, stored in tasks.result; throwing fails the attempt. */
