@@ -102,12 +102,14 @@ function nulError(where: string, path: string) {
 
 /** "/params/a/0" → "params.a.0" (prefixed by `where`), the dotted path error messages show. */
 export function fieldPath(where: string, pointer: string): string {
-  const dotted = pointer
+  const parts = pointer
     .split('/')
     .slice(1)
-    .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .join('.');
-  return [where, dotted].filter(Boolean).join('.');
+    .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  // A path 64 levels deep is unreadable: its start and its depth say enough.
+  const dotted = parts.length > 12 ? `${parts.slice(0, 8).join('.')}.….(${parts.length} levels)` : parts.join('.');
+  const path = [where, dotted].filter(Boolean).join('.');
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }
 
 function label(where: string, pointer: string): string {
