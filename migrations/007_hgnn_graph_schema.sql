@@ -114,8 +114,11 @@ CREATE OR REPLACE TRIGGER trg_graph_node_map_updated_at
   EXECUTE FUNCTION update_graph_node_map_updated_at();
 
 -- graph_embeddings.node_id lives in the graph_node_map id space. When the key is added to
--- an existing table, embeddings whose node_id is not a mapped node (the original stored
--- Neo4j ids there) cannot be interpreted and are removed first.
+-- an existing table, embeddings whose node_id is not a mapped node (the original's embedder
+-- keyed them by Neo4j ids) cannot be interpreted as graph nodes, but they are kept: they move to
+-- graph_embeddings_quarantine (created only then), which `seedcore verify` and `seedcore
+-- migrate` report with how to map or drop the rows. (An earlier version of this file deleted
+-- them; its checksum is accepted as this file's, see src/migrate/files.ts.)
 DO $$
 DECLARE
   v_orphans bigint;
@@ -123,11 +126,24 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_constraint
                   WHERE conrelid = 'graph_embeddings'::regclass
                     AND conname = 'graph_embeddings_node_id_fkey') THEN
-    DELETE FROM graph_embeddings e
-     WHERE NOT EXISTS (SELECT 1 FROM graph_node_map m WHERE m.node_id = e.node_id);
-    GET DIAGNOSTICS v_orphans = ROW_COUNT;
-    IF v_orphans > 0 THEN
-      RAISE NOTICE 'removed % graph_embeddings rows whose node_id is not a graph_node_map node', v_orphans;
+    IF EXISTS (SELECT 1 FROM graph_embeddings e
+                WHERE NOT EXISTS (SELECT 1 FROM graph_node_map m WHERE m.node_id = e.node_id)) THEN
+      CREATE TABLE IF NOT EXISTS graph_embeddings_quarantine (
+        LIKE graph_embeddings INCLUDING DEFAULTS,
+        quarantined_at timestamptz NOT NULL DEFAULT now(),
+        reason         text        NOT NULL DEFAULT 'node_id is not a graph_node_map node',
+        CONSTRAINT graph_embeddings_quarantine_pkey PRIMARY KEY (node_id)
+      );
+      COMMENT ON TABLE graph_embeddings_quarantine IS
+        'Embeddings kept from an upgraded database whose node_id was not a graph_node_map node (e.g. Neo4j ids): map them (UPDATE node_id, move back) or drop them.';
+      WITH moved AS (
+        DELETE FROM graph_embeddings e
+         WHERE NOT EXISTS (SELECT 1 FROM graph_node_map m WHERE m.node_id = e.node_id)
+        RETURNING e.node_id, e.label, e.props, e.emb, e.created_at, e.updated_at)
+      INSERT INTO graph_embeddings_quarantine (node_id, label, props, emb, created_at, updated_at)
+      SELECT node_id, label, props, emb, created_at, updated_at FROM moved;
+      GET DIAGNOSTICS v_orphans = ROW_COUNT;
+      RAISE NOTICE 'moved % graph_embeddings rows whose node_id is not a graph_node_map node to graph_embeddings_quarantine', v_orphans;
     END IF;
     ALTER TABLE graph_embeddings
       ADD CONSTRAINT graph_embeddings_node_id_fkey

@@ -104,20 +104,26 @@ CREATE OR REPLACE TRIGGER trigger_facts_updated_at
   EXECUTE FUNCTION update_facts_updated_at();
 
 -- Sample facts: fixed ids, so they are inserted exactly once.
+-- A sample row is skipped when a fact with the same text exists (a database upgraded from the
+-- original already holds them under other ids). (An earlier version of this file checked the
+-- id only; its checksum is accepted as this file's, see src/migrate/files.ts.)
 INSERT INTO facts (id, text, tags, meta_data)
-VALUES
+SELECT v.id::uuid, v.text, v.tags, v.meta_data::jsonb
+  FROM (VALUES
   ('5eedc0de-fac7-4000-8000-000000000001',
    'SeedCore is a scalable task management system',
    ARRAY['system', 'description'],
-   '{"source": "documentation", "priority": "high"}'::jsonb),
+   '{"source": "documentation", "priority": "high"}'),
   ('5eedc0de-fac7-4000-8000-000000000002',
    'PostgreSQL provides excellent JSON support',
    ARRAY['database', 'json'],
-   '{"source": "technical", "verified": true}'::jsonb),
+   '{"source": "technical", "verified": true}'),
   ('5eedc0de-fac7-4000-8000-000000000003',
    'FastAPI offers modern Python web development',
    ARRAY['framework', 'python'],
-   '{"source": "development", "rating": 5}'::jsonb)
+   '{"source": "development", "rating": 5}')
+  ) AS v(id, text, tags, meta_data)
+ WHERE NOT EXISTS (SELECT 1 FROM facts f WHERE f.text = v.text)
 ON CONFLICT (id) DO NOTHING;
 
 COMMIT;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { migrate, migrationStatus } from '../migrate/runner.js';
+import { formatQuarantine } from '../migrate/quarantine.js';
 import { formatVerifyReport, verifySchema } from '../migrate/verify.js';
 import { globalOptions, openDb, output } from './context.js';
 
@@ -24,7 +25,8 @@ export function registerMigrateCommands(program: Command): void {
         });
         output(cmd, { database: db.description, dryRun: opts.dryRun ?? false, ...result }, () => {
           if (opts.dryRun) return result.pending.length ? `would apply:\n${result.pending.map((p) => `  ${p.name}`).join('\n')}` : 'nothing to apply';
-          return `${result.applied.length} applied, ${result.skipped} already applied (${db.description})`;
+          const kept = formatQuarantine(result.quarantine);
+          return `${result.applied.length} applied, ${result.skipped} already applied (${db.description})${kept ? `\n${kept}` : ''}`;
         });
       } finally {
         await db.close();

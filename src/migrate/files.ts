@@ -16,6 +16,27 @@ export interface MigrationFile {
 
 const FILE_RE = /^(\d{3})_([a-z0-9_]+)\.sql$/;
 
+/**
+ * Checksums of earlier versions of a migration file that the ledger accepts as the current
+ * file's. Applied files must not change, with these documented exceptions: the edit made the
+ * file keep data it used to drop, and a database that applied the earlier version is already
+ * past the point where the difference matters (so it is not re-applied and `status` shows it
+ * as applied).
+ * - 007: embeddings whose node_id is not a graph_node_map node were deleted; now they move to
+ *   graph_embeddings_quarantine.
+ * - 009: the sample facts were inserted even when the same texts existed under other ids (an
+ *   upgraded original database); now those are skipped.
+ */
+export const SUPERSEDED_CHECKSUMS: Readonly<Record<number, readonly string[]>> = {
+  7: ['4a408b0a0dc61e78209de8b0ff40b2913b1e04a62c16224665c8bcf3492741b5'],
+  9: ['f94a091da285262b8daafeb1dbec376ba04c85544420ae1696cb57add5c9ecd8'],
+};
+
+/** Whether a ledger checksum stands for this file: its own, or a superseded version's. */
+export function acceptsChecksum(file: Pick<MigrationFile, 'version' | 'checksum'>, checksum: string): boolean {
+  return checksum === file.checksum || (SUPERSEDED_CHECKSUMS[file.version]?.includes(checksum) ?? false);
+}
+
 /** The migration files in `dir`, in version order. */
 export function loadMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
   const files = readdirSync(dir)

@@ -1,6 +1,7 @@
 import { SeedCoreError, fromDbError } from '../errors.js';
 import type { Db, Queryable } from '../db/types.js';
-import { loadMigrations, transactionBody, type MigrationFile } from './files.js';
+import { quarantineReport, type QuarantineReport } from './quarantine.js';
+import { acceptsChecksum, loadMigrations, transactionBody, type MigrationFile } from './files.js';
 
 /**
  * Advisory key serialising migration runners across processes. Transaction-scoped, so a
@@ -47,6 +48,8 @@ export interface MigrateResult {
   applied: { version: number; name: string; durationMs: number }[];
   pending: { version: number; name: string }[];
   skipped: number;
+  /** Embeddings an upgrade kept aside in graph_embeddings_quarantine (null: none ever). */
+  quarantine: QuarantineReport | null;
 }
 
 async function readLedger(db: Queryable): Promise<LedgerRow[]> {
@@ -75,7 +78,7 @@ export async function migrationStatus(db: Db, dir?: string): Promise<MigrationSt
     return {
       version: f.version,
       name: f.name,
-      state: row.checksum === f.checksum ? 'applied' : 'changed',
+      state: acceptsChecksum(f, row.checksum) ? 'applied' : 'changed',
       checksum: f.checksum,
       appliedAt: row.applied_at,
       durationMs: row.duration_ms,
@@ -97,14 +100,15 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   const ledger = new Map((await readLedger(db)).map((r) => [r.version, r]));
   for (const f of files) {
     const row = ledger.get(f.version);
-    if (row && row.checksum !== f.checksum) throw changedError(f, row);
+    if (row && !acceptsChecksum(f, row.checksum)) throw changedError(f, row);
   }
   const result: MigrateResult = {
     applied: [],
     pending: files.filter((f) => !ledger.has(f.version)).map((f) => ({ version: f.version, name: f.name })),
     skipped: 0,
+    quarantine: null,
   };
-  if (options.dryRun) return result;
+  if (options.dryRun) return { ...result, quarantine: await quarantineReport(db) };
 
   for (const file of files) {
     if (ledger.has(file.version)) {
@@ -123,7 +127,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
       const row = done.rows[0];
       if (row) {
         // Another runner applied it while we waited for the lock.
-        if (row.checksum !== file.checksum) throw changedError(file, row);
+        if (!acceptsChecksum(file, row.checksum)) throw changedError(file, row);
         return false;
       }
       try {
@@ -155,5 +159,6 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   }
   result.pending = [];
   if (result.applied.length > 0) await db.schemaChanged();
+  result.quarantine = await quarantineReport(db);
   return result;
 }

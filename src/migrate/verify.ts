@@ -10,6 +10,7 @@ import {
   EXPECTED_VIEWS,
   SEED_VERIFICATION_QUERIES,
 } from './catalogue.js';
+import { formatQuarantine, quarantineReport, type QuarantineReport } from './quarantine.js';
 
 export interface VerifyCheck {
   kind: 'extension' | 'table' | 'view' | 'function' | 'enum' | 'edge_type' | 'index' | 'trigger' | 'query';
@@ -24,6 +25,8 @@ export interface VerifyReport {
   missing: VerifyCheck[];
   /** Row counts returned by each of the seed's verification queries. */
   queries: { sql: string; rows: number }[];
+  /** Rows an upgrade kept aside (not an error: `ok` does not depend on it); null when none were ever kept. */
+  quarantine: QuarantineReport | null;
 }
 
 /**
@@ -94,7 +97,7 @@ export async function verifySchema(db: Queryable): Promise<VerifyReport> {
   }
 
   const missing = checks.filter((c) => !c.ok);
-  return { ok: missing.length === 0, checks, missing, queries };
+  return { ok: missing.length === 0, checks, missing, queries, quarantine: await quarantineReport(db) };
 }
 
 const PLURAL: Record<VerifyCheck['kind'], string> = {
@@ -121,6 +124,8 @@ export function formatVerifyReport(report: VerifyReport): string {
   }
   lines.push('seed verification queries:');
   for (const q of report.queries) lines.push(`    ${q.rows} rows  ${q.sql}`);
+  const kept = formatQuarantine(report.quarantine);
+  if (kept) lines.push(kept);
   lines.push(report.ok ? 'OK: the schema matches what the seed promises' : `FAILED: ${report.missing.length} missing`);
   return lines.join('\n');
 }
