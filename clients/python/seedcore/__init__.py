@@ -5,9 +5,10 @@ embedded PGlite backend lives inside a Node process and cannot be reached from P
 """
 
 from .client import Client
+from .durable import TaskSuspended
 from .errors import PermanentError, SeedCoreError
 from .tasks import Task
 from ._worker import TaskContext, Worker, load_handlers
 
-__all__ = ["Client", "PermanentError", "SeedCoreError", "Task", "TaskContext", "Worker", "load_handlers"]
+__all__ = ["Client", "PermanentError", "SeedCoreError", "Task", "TaskContext", "TaskSuspended", "Worker", "load_handlers"]
 __version__ = "0.1.0"

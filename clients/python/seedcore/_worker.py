@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 from psycopg.types.json import Jsonb
 
 from ._db import CONNECTION_ERRORS, Pool, connect
+from .durable import Durable, TaskSuspended
 from .errors import PermanentError, invalid_input
 from .registry import Membership
 from .tasks import Task
@@ -51,6 +52,37 @@ class TaskContext:
         self.logger = logging.getLogger(f"seedcore.task.{task.type}")
         self._last_renewed = time.monotonic()
         self._lock = threading.Lock()
+        self._durable: Optional[Durable] = None
+
+    @property
+    def durable(self) -> Durable:
+        """Steps, sleeps, events and child tasks (migration 018); see seedcore.durable for the replay model."""
+        if self._durable is None:
+            self._durable = Durable(self._worker._pool, self.task.id, self.owner)
+        return self._durable
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` once per task: a later execution gets the stored (JSON) result without calling it."""
+        return self.durable.step(name, fn)
+
+    def sleep_for(self, seconds: float) -> None:
+        """Suspend the task durably (the slot is freed); it resumes after ``seconds`` on any worker."""
+        self.durable.sleep_for(seconds)
+
+    def sleep_until(self, when: Any) -> None:
+        self.durable.sleep_until(when)
+
+    def await_event(self, name: str, timeout: Optional[float] = None) -> Any:
+        """The payload of event ``name`` (emitted before or after); SeedCoreError SEEDCORE_EVENT_TIMEOUT on timeout."""
+        return self.durable.await_event(name, timeout)
+
+    def spawn(self, type: str, params: Optional[Mapping[str, Any]] = None, **options: Any) -> str:
+        """Create a child task (the same one when the handler runs again); returns its id."""
+        return self.durable.spawn(type, params, **options)
+
+    def await_tasks(self, ids: Sequence[str]) -> List[Any]:
+        """The children's results in order, once all completed; SEEDCORE_CHILD_FAILED when one failed."""
+        return self.durable.await_tasks(ids)
 
     def cancel(self, reason: str) -> None:
         with self._lock:
@@ -135,6 +167,7 @@ class Worker:
         self.completed = 0
         self.failed = 0
         self.lost = 0
+        self.suspended = 0
         self._pool = Pool(dsn, concurrency + 3, "seedcore-python-worker")
         self._running: Dict[str, TaskContext] = {}
         self._lock = threading.Lock()
@@ -251,6 +284,11 @@ class Worker:
             try:
                 value = self.handlers[task.type](task, ctx)
                 json.dumps(value)
+            except TaskSuspended:
+                # The task waits in the database (its attempt given back): no outcome to write.
+                with self._lock:
+                    self.suspended += 1
+                return
             except PermanentError as e:
                 kind, value, permanent = "fail", f"{type(e).__name__}: {e}", True
             except (TypeError, ValueError) as e:

@@ -13,8 +13,11 @@ from .errors import SeedCoreError, invalid_input
 
 PRIORITIES = ("critical", "high", "normal", "low")
 
+# run_after is 'infinity' for a task suspended until an event or its children (no Python
+# datetime can hold it): returned as None, with waiting_for saying what the task waits for.
 TASK_COLUMNS = """id::text AS id, type, status::text AS status, params, result, error, attempts, description, domain,
-  drift_score, queue, priority::text AS priority, max_attempts, timeout_seconds, dedup_key, run_after, expires_at,
+  drift_score, queue, priority::text AS priority, max_attempts, timeout_seconds, dedup_key,
+  CASE WHEN isfinite(run_after) THEN run_after END AS run_after, expires_at, waiting_for, parent_id::text AS parent_id,
   owner_id, lease_expires_at, created_at, updated_at"""
 
 _LIVE = "('created', 'queued', 'running', 'retry')"
