@@ -1,5 +1,5 @@
 /**
- * bench:graph — vector search, FastRP and export at the sizes issue 4 names.
+ * bench:graph — vector search (100k × 128 vectors), FastRP (100k nodes, 500k edges) and export (1M edges).
  *
  *   npm run bench:graph                                   # server (DATABASE_URL) + PGlite
  *   node dist/bench/graph.js --backend postgres --rows 100000 --queries 200 --edges 1000000

@@ -1,5 +1,5 @@
 /**
- * Index-set benchmark for issue 2: the raw batched claim+complete loop on the tasks table with
+ * Index-set benchmark: the raw batched claim+complete loop on the tasks table with
  * the original SeedCore's 12 task indexes vs our lean partial set, same server, same run.
  * Prints JSON. Needs DATABASE_URL (a PostgreSQL server with pgvector).
  *

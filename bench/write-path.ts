@@ -1,5 +1,5 @@
 /**
- * Write-path experiment for issue 3: how fast can the tasks table move tasks at all? Raw
+ * Write-path experiment: how fast can the tasks table move tasks at all? Raw
  * batched claim+complete loops (no handlers, no dispatcher), same server, same run:
  *
  *   seedcore  — today's schema: the dispatcher's claim (claim.ts) and batched completion; both

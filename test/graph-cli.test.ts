@@ -17,7 +17,7 @@ for (const kind of BACKENDS) {
     let a1 = 0;
     const dir = mkdtempSync(join(tmpdir(), 'seedcore-graph-cli-'));
     // The graph is built through the library (each CLI start on PGlite costs seconds); the
-    // CLI is exercised where the issue names it: embed, knn --json, errors, reindex, export.
+    // CLI is exercised where it adds behaviour of its own: embed, knn --json, errors, reindex, export.
     const build = async (db: Db): Promise<void> => {
       const g = createGraphApi(db);
       for (const id of ['a1', 'a2', 'a3']) await g.createNode('agent', id);

@@ -110,7 +110,7 @@ function vec(seed: number): string {
   return `[${Array.from({ length: 128 }, (_, i) => ((seed * 31 + i) % 97) / 97).join(',')}]`;
 }
 
-/** Rows as the original's clients write them. Returns the number of embeddings keyed by non-map (Neo4j) ids. */
+/** Rows the way the original SeedCore's clients write them. Returns the number of embeddings keyed by non-map (Neo4j) ids. */
 async function populate(db: Db): Promise<number> {
   await db.exec(SAMPLE_FACTS + SAMPLE_FACTS);
   // Queue dispatcher: claimed, completed, retried, failed tasks (attempts counted at the claim).

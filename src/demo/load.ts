@@ -1,6 +1,6 @@
 /**
  * Demo data for a first `seedcore serve` on an empty database: a small agent layer (agents,
- * organs with skills, services, a policy and models, linked through the seed's edge
+ * organs with skills, services, a policy and models, linked through the graph's edge
  * tables), a handful of facts, and a few tasks — including graph_embed and graph_rag_query
  * tasks that the in-process dispatcher then runs — so the dashboard shows a working system.
  * Everything is inserted in one transaction with ON CONFLICT DO NOTHING: loading twice
@@ -79,7 +79,7 @@ export async function loadDemoData(db: Db): Promise<DemoSummary> {
       );
       facts += r.rowCount;
     }
-    // Graph tasks through the seed's own creators (they also link agent and organ and map
+    // Graph tasks through the SQL creators of migration 003 (they also link agent and organ and map
     // the task into the graph). Start from the agents' graph nodes, assigned by the edges above.
     const { rows: agentNodes } = await tx.query<{ node_id: string }>(
       `SELECT node_id::text FROM graph_node_map WHERE node_type = 'agent' AND ext_text_id = ANY($1::text[]) ORDER BY node_id`,

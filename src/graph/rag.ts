@@ -184,7 +184,8 @@ export async function ragQuery(db: Db, params: RagParams, signal?: AbortSignal):
   }
   const emb = await embedNeighborhood(db, start.ids, { k, ...(signal ? { signal } : {}) });
   signal?.throwIfAborted();
-  // Centroid of the neighbourhood's vectors (as the original), not re-normalised.
+  // Centroid of the neighbourhood's vectors, not re-normalised (the original SeedCore's
+  // graph_rag_query computes it the same way).
   const centroid = new Array<number>(128).fill(0);
   for (const v of emb.vectors.values()) for (let j = 0; j < 128; j++) centroid[j] = (centroid[j] as number) + (v[j] as number);
   for (let j = 0; j < 128; j++) centroid[j] = (centroid[j] as number) / emb.vectors.size;

@@ -23,15 +23,15 @@ export interface VerifyReport {
   ok: boolean;
   checks: VerifyCheck[];
   missing: VerifyCheck[];
-  /** Row counts returned by each of the seed's verification queries. */
+  /** Row counts returned by each of the original SeedCore's verification queries. */
   queries: { sql: string; rows: number }[];
   /** Rows an upgrade kept aside (not an error: `ok` does not depend on it); null when none were ever kept. */
   quarantine: QuarantineReport | null;
 }
 
 /**
- * Check the live catalogue against everything the seed promises and run the seed's
- * verification queries. Read-only: safe in a READ ONLY transaction and on a replica.
+ * Check the live catalogue against everything the schema promises and run the original
+ * SeedCore's verification queries. Read-only: safe in a READ ONLY transaction and on a replica.
  */
 export async function verifySchema(db: Queryable): Promise<VerifyReport> {
   const checks: VerifyCheck[] = [];

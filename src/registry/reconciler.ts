@@ -2,7 +2,8 @@
  * The reconciler marks dead the instances that stopped beating or belong to an old epoch.
  * Every worker and server runs one; a transaction-scoped try-lock makes exactly one of them
  * do the work per round across the cluster, and the lock cannot leak: it ends with the
- * transaction, even if a statement fails (the original's session lock leaked, defect 15).
+ * transaction, even if a statement fails (a session-level lock, as the original SeedCore
+ * took, stays held when a statement between lock and unlock fails).
  * On PGlite there is a single process, and advisory locks always succeed there.
  */
 import type { Db } from '../db/types.js';

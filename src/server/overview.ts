@@ -5,7 +5,7 @@
 import type { Queryable } from '../db/types.js';
 import { TASK_STATUSES, type TaskStatus } from '../tasks/types.js';
 
-/** The seed's emojis (the graph_tasks view uses the same mapping). */
+/** The original SeedCore's status emojis (the graph_tasks view uses the same mapping). */
 export const STATUS_EMOJI: Record<TaskStatus, string> = {
   completed: '✅',
   running: '🔄',

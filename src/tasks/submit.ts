@@ -180,7 +180,7 @@ async function submitInTx(tx: Queryable, tasks: NormalisedTask[], ids: string[])
   return rows;
 }
 
-/** Agent and organ bindings through the seed's edge tables (registering agent/organ rows if new). */
+/** Agent and organ bindings through the edge tables task_owned_by_agent and task_executed_by_organ (registering agent/organ rows if new). */
 async function bindOwners(tx: Queryable, tasks: NormalisedTask[], ids: string[]): Promise<void> {
   const agentTask: string[] = [];
   const agents: string[] = [];
