@@ -210,17 +210,21 @@ export function render(root, route, app) {
     }
   }
 
-  // A live refresh re-reads as many rows as are loaded, from the top: nothing collapses,
-  // the loaded rows get their new status, and only tasks never seen here are marked new.
+  // A live refresh re-reads from the top down to the oldest loaded row: nothing collapses,
+  // loaded rows get their new status, the cursor still continues after that row, and only
+  // tasks never seen here are marked new.
   async function refresh() {
-    const page = await api(query(Math.min(1000, Math.max(PAGE, rows.length))));
-    const next = itemsOf(page);
+    const oldest = rows.at(-1)?.id;
+    const page = await api(query(Math.min(1000, rows.length + PAGE)));
+    let next = itemsOf(page);
+    const at = oldest ? next.findIndex((t) => t.id === oldest) : -1;
+    if (at >= 0) next = next.slice(0, at + 1);
+    else cursor = cursorOf(page);
     for (const t of next) {
       if (!known.has(t.id)) fresh.add(t.id);
       known.add(t.id);
     }
     rows = next;
-    cursor = cursorOf(page);
     draw();
   }
 
