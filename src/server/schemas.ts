@@ -12,3 +12,10 @@ export const NullableString = (options: { format?: string; description?: string 
 
 /** A nullable integer, for the same reason. */
 export const NullableInteger = () => Type.Unsafe<number | null>({ type: ['integer', 'null'] });
+
+/** A timestamp: a Date in the library, ISO 8601 text on the wire. */
+export const Timestamp = (options: { description?: string } = {}) => Type.Unsafe<Date | string>({ type: 'string', format: 'date-time', ...options });
+
+/** A nullable timestamp, as `type: [string, null]` (see NullableString). */
+export const NullableTimestamp = (options: { description?: string } = {}) =>
+  Type.Unsafe<Date | string | null>({ type: ['string', 'null'], format: 'date-time', ...options });

@@ -7,6 +7,8 @@ import { invalidInput } from '../errors.js';
 import { graphHandlers } from '../graph/handlers.js';
 import type { HandlerMap } from './types.js';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function builtinHandlers(db: Db): HandlerMap {
   void db; // used by the handlers added below (graph, facts)
   return {
@@ -17,13 +19,27 @@ export function builtinHandlers(db: Db): HandlerMap {
     /** Waits params.ms milliseconds (aborts early on cancel/shutdown). */
     sleep: async (task, ctx) => {
       const ms = task.params.ms ?? 1000;
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw invalidInput('sleep: params.ms must be a number ≥ 0');
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, ms);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          reject(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('aborted'));
+      // setTimeout fires at once above 2^31 - 1 ms; a longer sleep would not sleep at all.
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS)
+        throw invalidInput(`sleep: params.ms must be a number between 0 and ${MAX_TIMER_MS}`, {
+          path: 'params.ms',
+          expected: `0-${MAX_TIMER_MS}`,
+          got: String(ms),
         });
+      const signal = ctx.signal;
+      const reason = () => (signal.reason instanceof Error ? signal.reason : new Error('sleep aborted'));
+      // A signal that fired before the handler started never sends 'abort' again.
+      if (signal.aborted) throw reason();
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          clearTimeout(t);
+          reject(reason());
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
       return { slept: ms };
     },

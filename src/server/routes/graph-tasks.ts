@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../context.js';
-import { NullableString, TaskStatusSchema } from '../schemas.js';
+import { NullableString, NullableTimestamp, TaskStatusSchema, Timestamp } from '../schemas.js';
 
 const Query = Type.Object({
   status: Type.Optional(TaskStatusSchema),
@@ -16,19 +17,20 @@ const GraphTask = Type.Object(
     status_emoji: Type.String(),
     attempts: Type.Integer(),
     locked_by: NullableString(),
-    locked_at: NullableString(),
-    run_after: NullableString(),
+    locked_at: NullableTimestamp(),
+    run_after: NullableTimestamp(),
     params: Type.Unknown(),
     result: Type.Unknown(),
     error: NullableString(),
-    created_at: Type.String(),
-    updated_at: Type.String(),
+    created_at: Timestamp(),
+    updated_at: Timestamp(),
     drift_score: Type.Number(),
   },
   { additionalProperties: true },
 );
 
-export function registerGraphTaskRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerGraphTaskRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/api/graph-tasks',
     {
@@ -40,9 +42,9 @@ export function registerGraphTaskRoutes(app: FastifyInstance, ctx: ServerContext
       },
     },
     async (request) => {
-      const q = request.query as Static<typeof Query>;
+      const q = request.query;
       // graph_tasks is already ordered (updated_at DESC, id); the LIMIT keeps that order.
-      const { rows } = await ctx.db.query(
+      const { rows } = await ctx.db.query<Static<typeof GraphTask>>(
         `SELECT id, type, status::text AS status, status_emoji, attempts, locked_by, locked_at, run_after,
                 params, result, error, created_at, updated_at, drift_score
            FROM graph_tasks

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { invalidInput } from '../../errors.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
@@ -34,7 +35,8 @@ const KnnBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerGraphRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerGraphRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const graph = ctx.core.graph;
   app.get(
     '/api/graph/stats',
@@ -66,8 +68,8 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
-      const { nodeId } = request.params as Static<typeof NodeIdParams>;
-      const q = request.query as Static<typeof NeighborQuery>;
+      const { nodeId } = request.params;
+      const q = request.query;
       const node = await graph.resolveNode({ nodeId });
       const list = await graph.neighbors(
         { nodeId },
@@ -92,7 +94,7 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: ServerContext): v
       },
     },
     async (request) => {
-      const b = request.body as Static<typeof KnnBody>;
+      const b = request.body;
       if ((b.vector === undefined) === (b.nodeId === undefined)) throw invalidInput('give exactly one of vector or nodeId');
       const items = await ctx.core.embeddings.knn(b.vector !== undefined ? { vector: b.vector } : { nodeId: b.nodeId as number | string }, {
         ...(b.k !== undefined ? { k: b.k } : {}),

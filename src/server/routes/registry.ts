@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
 import { listActive, listInstances, lookup } from '../../registry/index.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
-import { NullableInteger, NullableString } from '../schemas.js';
+import { NullableInteger, NullableString, NullableTimestamp, Timestamp } from '../schemas.js';
 
 const Instance = Type.Object(
   {
@@ -17,9 +18,9 @@ const Instance = Type.Object(
     node_id: NullableString(),
     ip_address: NullableString(),
     pid: NullableInteger(),
-    started_at: Type.String(),
-    stopped_at: NullableString(),
-    last_heartbeat: Type.String(),
+    started_at: Timestamp(),
+    stopped_at: NullableTimestamp(),
+    last_heartbeat: Timestamp(),
     heartbeat_age_seconds: Type.Number({ description: 'now() - last_heartbeat, by the database clock.' }),
   },
   { additionalProperties: true },
@@ -30,7 +31,8 @@ const ListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
 });
 
-export function registerRegistryRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerRegistryRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/api/registry/instances',
     {
@@ -42,7 +44,7 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: ServerContext)
       },
     },
     async (request) => {
-      const q = request.query as Static<typeof ListQuery>;
+      const q = request.query;
       // Liveness is the database's verdict (active_instances, database clock).
       const items = q.all ? await listInstances(ctx.db, { limit: q.limit }) : (await listActive(ctx.db)).slice(0, q.limit);
       return { items };
@@ -60,7 +62,7 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: ServerContext)
       },
     },
     async (request) => {
-      const { logicalId } = request.params as { logicalId: string };
+      const { logicalId } = request.params;
       const instance = await lookup(ctx.db, logicalId);
       if (!instance) throw notFound(`no live instance for logical id '${logicalId}'`, { logicalId });
       return instance;

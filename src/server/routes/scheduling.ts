@@ -4,12 +4,13 @@
  * SeedCoreErrors become 400/404 in the one error shape, and nothing is written.
  */
 import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { ScheduleRow } from '../../tasks/schedules.js';
 import { TASK_PRIORITIES } from '../../tasks/types.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
-import { NullableInteger, NullableString } from '../schemas.js';
+import { NullableInteger, NullableString, NullableTimestamp, Timestamp } from '../schemas.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
@@ -42,11 +43,11 @@ const Schedule = Type.Object({
   queue: Type.String(),
   priority: Type.String(),
   enabled: Type.Boolean(),
-  last_slot: Type.String({ format: 'date-time' }),
+  last_slot: Timestamp(),
   last_task_id: NullableString({ format: 'uuid' }),
-  next_slot: NullableString({ format: 'date-time', description: 'Next slot that will fire; null when disabled.' }),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
+  next_slot: NullableTimestamp({ description: 'Next slot that will fire; null when disabled.' }),
+  created_at: Timestamp(),
+  updated_at: Timestamp(),
 });
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) });
 const ScheduleBody = Type.Object(
@@ -63,7 +64,8 @@ const ScheduleBody = Type.Object(
 );
 const EnabledBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
 
-export function registerSchedulingRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerSchedulingRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { queues, schedules } = ctx.core;
   const one = async (queue: string) => (await queues.list()).find((q) => q.queue === queue) ?? { queue, max_running: null, running: 0, waiting: 0 };
 
@@ -91,8 +93,8 @@ export function registerSchedulingRoutes(app: FastifyInstance, ctx: ServerContex
       },
     },
     async (request) => {
-      const { queue } = request.params as Static<typeof QueueParams>;
-      await queues.setLimit(queue, (request.body as Static<typeof LimitBody>).max_running);
+      const { queue } = request.params;
+      await queues.setLimit(queue, request.body.max_running);
       return one(queue);
     },
   );
@@ -108,7 +110,7 @@ export function registerSchedulingRoutes(app: FastifyInstance, ctx: ServerContex
   app.get(
     '/api/schedules/:name',
     { schema: { tags: ['schedules'], summary: 'One schedule.', params: NameParams, response: { 200: Schedule, ...errors } } },
-    async (request): Promise<ScheduleRow> => schedules.get((request.params as Static<typeof NameParams>).name),
+    async (request): Promise<ScheduleRow> => schedules.get(request.params.name),
   );
 
   app.put(
@@ -122,7 +124,7 @@ export function registerSchedulingRoutes(app: FastifyInstance, ctx: ServerContex
         response: { 200: Schedule, ...errors },
       },
     },
-    async (request) => schedules.set({ ...(request.body as Static<typeof ScheduleBody>), name: (request.params as Static<typeof NameParams>).name }),
+    async (request) => schedules.set({ ...request.body, name: request.params.name }),
   );
 
   app.patch(
@@ -136,15 +138,15 @@ export function registerSchedulingRoutes(app: FastifyInstance, ctx: ServerContex
         response: { 200: Schedule, ...errors },
       },
     },
-    async (request) => schedules.setEnabled((request.params as Static<typeof NameParams>).name, (request.body as Static<typeof EnabledBody>).enabled),
+    async (request) => schedules.setEnabled(request.params.name, request.body.enabled),
   );
 
   app.delete(
     '/api/schedules/:name',
     { schema: { tags: ['schedules'], summary: 'Delete a schedule.', params: NameParams, response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
-      await schedules.delete((request.params as Static<typeof NameParams>).name);
-      return reply.code(204).send();
+      await schedules.delete(request.params.name);
+      return reply.code(204).send(null);
     },
   );
 }
