@@ -127,13 +127,19 @@ export function render(root, route) {
       );
       return;
     }
-    const [links, runs] = await Promise.all([
+    const [links, runs, row] = await Promise.all([
       api(`/api/overview/tasks/${t.id}/links`).catch(() => null),
       // Run history is optional: ask only a server that documents it.
       apiHas('/api/tasks/{id}/runs').then((has) =>
         has ? api(`/api/tasks/${t.id}/runs`).then(itemsOf, (e) => (e instanceof ApiError && e.status === 404 ? null : undefined)) : null,
       ),
+      api(`/api/overview/tasks?idPrefix=${t.id}&limit=1`).then(
+        (p) => itemsOf(p)[0],
+        () => undefined,
+      ),
     ]);
+    // The list row adds what the task route may leave out (queue, priority, agent, organ).
+    for (const [k, v] of Object.entries(row || {})) if (!(k in t)) t[k] = v;
     const fields = Object.entries(t).filter(([k, v]) => !SHOWN.has(k) && (typeof v !== 'object' || v === null));
     const cancel = el(
       'button',
