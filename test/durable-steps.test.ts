@@ -15,7 +15,7 @@ import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { deferred, startDispatcher, taskRow, waitFor } from './helpers/tasks.js';
 
 async function runs(t: TestDb, id: string): Promise<{ attempt: number; outcome: string | null }[]> {
-  const r = await t.db.query<{ attempt: number; outcome: string | null }>('SELECT attempt, outcome FROM task_runs WHERE task_id = $1 ORDER BY id', [id]);
+  const r = await t.db.query<{ attempt: number; outcome: string | null }>('SELECT attempt, outcome FROM task_runs WHERE task_id = $1 ORDER BY ended_at', [id]);
   return r.rows;
 }
 

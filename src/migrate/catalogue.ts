@@ -152,7 +152,7 @@ export const EXPECTED_INDEXES = [
   'idx_tasks_dedup',
   'idx_tasks_expires',
   'idx_tasks_parent',
-  'idx_task_runs_open',
+  'idx_task_runs_task',
   'idx_graph_embeddings_emb',
   'idx_facts_text_search',
   'idx_facts_tags',
