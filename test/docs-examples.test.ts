@@ -1,0 +1,280 @@
+/**
+ * The examples in README.md and docs/*.md run as written, on a fresh database holding the demo
+ * data that `seedcore serve` loads into an empty database, on both backends.
+ *
+ * Which fenced blocks are examples:
+ * - ```bash / ```sh / ```shell / ```console: every line (continuations joined) that starts with
+ *   `seedcore` or `npx seedcore` is run, unless it is a synopsis — outside quotes and comments
+ *   it has a placeholder: `[--opt]`, `[options]`, `<arg>`, `…`, `a|b`, or an all-capitals word
+ *   such as `TYPE` or `N`. It must exit 0 and print a result (not nothing, not "no … found",
+ *   not `[]`), so an example that finds nothing on the demo data fails.
+ * - ```ts / ```typescript: a block that imports from 'seedcore' and has no `…` outside `//`
+ *   comments is a program; it is transpiled and run as an ES module and must exit 0.
+ * Everything else (```text synopses, fragments without an import) is prose. Within a file the
+ * examples run in document order; all files share one database per backend, README.md first.
+ *
+ * CLI lines run through the CLI's `main()` in one child process per group of consecutive lines
+ * (the code path of bin/seedcore.js without a node start-up per line, which keeps this file
+ * well under a minute on PGlite); programs run in their own `node` process.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import ts from 'typescript';
+import { PGliteDb } from '../src/db/index.js';
+import { loadDemoData } from '../src/demo/load.js';
+import { migrate } from '../src/migrate/runner.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+
+interface CliStep {
+  kind: 'cli';
+  where: string;
+  line: string;
+}
+interface ProgramStep {
+  kind: 'ts';
+  where: string;
+  code: string;
+}
+type Step = CliStep | ProgramStep;
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const SELF = fileURLToPath(import.meta.url);
+const MAIN = new URL('../src/cli/main.js', import.meta.url).href;
+const LIBRARY = new URL('../src/index.js', import.meta.url).href;
+
+/** `line` without quoted strings and without a trailing comment. */
+function bare(line: string): string {
+  return line
+    .replace(/'[^']*'|"(?:[^"\\]|\\.)*"/g, "''")
+    .replace(/(^|\s)#.*$/, '')
+    .trim();
+}
+
+/** The code of a block without its `//` comments (where `…` may abbreviate output). */
+function withoutComments(body: string[]): string {
+  return body.map((l) => l.replace(/(^|\s)\/\/.*$/, '')).join('\n');
+}
+
+export function isSynopsis(line: string): boolean {
+  return /\[-|\[[a-z]|<[^>]*>|…|\||\b[A-Z][A-Z0-9_]*\b/.test(bare(line));
+}
+
+/** The examples of one markdown file, in document order. */
+export function examples(file: string, text: string): Step[] {
+  const steps: Step[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^ {0,3}```(\S*)/.exec(lines[i]!);
+    if (!open) continue;
+    const lang = open[1]!.toLowerCase();
+    const start = i + 1;
+    let end = start;
+    while (end < lines.length && !/^ {0,3}```\s*$/.test(lines[end]!)) end++;
+    const body = lines.slice(start, end);
+    i = end;
+    if (['bash', 'sh', 'shell', 'console'].includes(lang)) {
+      for (let j = 0; j < body.length; j++) {
+        const at = start + j + 1;
+        let line = body[j]!;
+        while (line.endsWith('\\') && j + 1 < body.length) line = `${line.slice(0, -1)} ${body[++j]!.trim()}`;
+        line = line.replace(/^\$ /, '').trim();
+        if (/^(npx )?seedcore(\s|$)/.test(line) && !isSynopsis(line)) steps.push({ kind: 'cli', where: `${file}:${at}`, line });
+      }
+    } else if ((lang === 'ts' || lang === 'typescript') && /from ['"]seedcore['"]/.test(body.join('\n')) && !withoutComments(body).includes('…')) {
+      steps.push({ kind: 'ts', where: `${file}:${start}`, code: body.join('\n') });
+    }
+  }
+  return steps;
+}
+
+function docFiles(): string[] {
+  const docs = readdirSync(join(PACKAGE_ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`);
+  return ['README.md', ...docs];
+}
+
+/** Shell words of an example line (bash does the quoting; no globbing, no command runs). */
+function words(line: string): string[] {
+  const r = spawnSync('bash', ['-c', `set -f; printf '%s\\0' ${line}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `cannot split ${line}: ${r.stderr}`);
+  const w = r.stdout.split('\0').slice(0, -1);
+  if (w[0] === 'npx') w.shift();
+  assert.equal(w.shift(), 'seedcore');
+  return w;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs: number): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr: signal ? `${stderr}\nkilled by ${signal} after ${timeoutMs} ms` : stderr });
+    });
+  });
+}
+
+/** Child-process mode: run each argv through the CLI's main() and write the results as JSON. */
+async function runnerMain(spec: string): Promise<void> {
+  const { commands, out } = JSON.parse(readFileSync(spec, 'utf8')) as { commands: string[][]; out: string };
+  const { main } = (await import(MAIN)) as { main: (argv: string[]) => Promise<void> };
+  const results: CliResult[] = [];
+  const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+  for (const argv of commands) {
+    const r: CliResult = { code: 0, stdout: '', stderr: '' };
+    process.stdout.write = ((chunk: string | Uint8Array) => ((r.stdout += chunk.toString()), true)) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => ((r.stderr += chunk.toString()), true)) as typeof process.stderr.write;
+    process.exitCode = 0;
+    try {
+      await main(['node', 'seedcore', ...argv]);
+    } catch (e) {
+      r.stderr += e instanceof Error ? (e.stack ?? e.message) : String(e);
+      process.exitCode = 1;
+    } finally {
+      process.stdout.write = write.out;
+      process.stderr.write = write.err;
+    }
+    r.code = Number(process.exitCode ?? 0);
+    results.push(r);
+  }
+  writeFileSync(out, JSON.stringify(results));
+  process.exit(0);
+}
+
+function describeFailure(step: Step, r: CliResult): string {
+  const what = step.kind === 'cli' ? step.line : 'the library example';
+  return `${step.where}: ${what}\nexit ${r.code}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`;
+}
+
+function showsAResult(stdout: string): boolean {
+  const s = stdout.trim();
+  return s !== '' && s !== '[]' && !/^no \w+( \w+)?( found)?\.?$/i.test(s);
+}
+
+if (process.env.SEEDCORE_DOCS_RUNNER) {
+  await runnerMain(process.env.SEEDCORE_DOCS_RUNNER);
+} else {
+  const files = docFiles();
+  const all = files.map((f) => ({ file: f, steps: examples(f, readFileSync(join(PACKAGE_ROOT, f), 'utf8')) }));
+
+  describe('docs examples: extraction', () => {
+    it('finds CLI examples and library programs in README.md and docs/', () => {
+      const steps = all.flatMap((f) => f.steps);
+      assert.ok(steps.filter((s) => s.kind === 'cli').length >= 20, 'at least 20 CLI examples');
+      assert.ok(steps.filter((s) => s.kind === 'ts').length >= 4, 'at least 4 library programs');
+      assert.ok(
+        all.find((f) => f.file === 'README.md')!.steps.some((s) => s.kind === 'ts'),
+        'the README has a library program',
+      );
+    });
+
+    it('tells synopses from examples', () => {
+      for (const s of [
+        'seedcore tasks get|cancel|retry <id>',
+        'seedcore registry lookup LOGICAL_ID',
+        'seedcore worker [--concurrency 8]',
+        'seedcore knn --k N',
+      ])
+        assert.ok(isSynopsis(s), s);
+      for (const s of [
+        "seedcore facts search 'postgresql | json' --json",
+        'seedcore queues limit reports 2   # [0 pauses] <x>',
+        `seedcore submit echo --params '{"A":1}'`,
+      ])
+        assert.ok(!isSynopsis(s), s);
+    });
+  });
+
+  // The backends run side by side: each has its own database and its own child processes.
+  describe('docs examples run', { concurrency: true }, () => {
+    for (const kind of BACKENDS) {
+      describe(`docs examples (${kind})`, { concurrency: false }, () => {
+        let work: string;
+        let env: NodeJS.ProcessEnv;
+        let t: TestDb | undefined;
+
+        before(async () => {
+          work = mkdtempSync(join(tmpdir(), 'seedcore-docs-'));
+          env = { ...process.env, LOG_LEVEL: 'warn' };
+          delete env.SEEDCORE_DOCS_RUNNER;
+          if (kind === 'postgres') {
+            t = await freshDb('postgres');
+            await loadDemoData(t.db);
+            env.DATABASE_URL = t.url;
+            delete env.SEEDCORE_DATA_DIR;
+          } else {
+            const dataDir = join(work, 'data');
+            const db = await PGliteDb.open({ dataDir });
+            try {
+              await migrate(db);
+              await loadDemoData(db);
+            } finally {
+              await db.close();
+            }
+            delete env.DATABASE_URL;
+            env.SEEDCORE_DATA_DIR = dataDir;
+          }
+          mkdirSync(join(work, 'cwd'));
+        });
+        after(async () => {
+          await t?.cleanup();
+          rmSync(work, { recursive: true, force: true });
+        });
+
+        for (const { file, steps } of all) {
+          if (steps.length === 0) continue;
+          it(`${file}: ${steps.length} example(s) run`, async () => {
+            const cwd = join(work, 'cwd');
+            for (let i = 0; i < steps.length;) {
+              const step = steps[i]!;
+              if (step.kind === 'ts') {
+                const js = ts
+                  .transpileModule(step.code, {
+                    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+                  })
+                  .outputText.replace(/from ['"]seedcore['"]/g, `from '${LIBRARY}'`);
+                const path = join(work, `example-${file.replace(/\W/g, '-')}-${i}.mjs`);
+                writeFileSync(path, js);
+                const r = await run([path], env, cwd, 60_000);
+                assert.equal(r.code, 0, describeFailure(step, r));
+                i++;
+                continue;
+              }
+              const group: CliStep[] = [];
+              while (i < steps.length && steps[i]!.kind === 'cli') group.push(steps[i++] as CliStep);
+              const spec = join(work, 'spec.json');
+              const out = join(work, 'results.json');
+              rmSync(out, { force: true });
+              writeFileSync(spec, JSON.stringify({ commands: group.map((s) => words(s.line)), out }));
+              const r = await run([SELF], { ...env, SEEDCORE_DOCS_RUNNER: spec }, cwd, 120_000);
+              assert.equal(r.code, 0, `CLI runner failed for ${group[0]!.where}…\n${r.stderr}`);
+              const results = JSON.parse(readFileSync(out, 'utf8')) as CliResult[];
+              group.forEach((s, k) => {
+                const res = results[k]!;
+                assert.equal(res.code, 0, describeFailure(s, res));
+                assert.ok(showsAResult(res.stdout), `${describeFailure(s, res)}\n(the example prints no result on the demo data)`);
+              });
+            }
+          });
+        }
+      });
+    }
+  });
+}
