@@ -60,7 +60,8 @@ export async function getFactProvenance(db: Queryable, idOrPrefix: string, optio
   const ids = [...seen.keys()].filter((id) => id !== fact.id);
   const rows = await db.query<FactRow & { open_conflicts: number | string }>(
     `SELECT ${FACT_COLUMNS},
-            (SELECT count(*) FROM fact_conflicts c WHERE c.status = 'open' AND (c.fact_id = f.id OR c.other_fact_id = f.id)) AS open_conflicts
+            (SELECT count(*) FROM fact_conflicts c WHERE c.fact_id = f.id AND c.status = 'open')
+              + (SELECT count(*) FROM fact_conflicts c WHERE c.other_fact_id = f.id AND c.status = 'open') AS open_conflicts
        FROM facts f WHERE f.id = ANY($1::uuid[])`,
     [ids],
   );

@@ -175,7 +175,9 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
     `WITH q AS (SELECT ${tsq} AS tsq), page AS (${inner}) ` +
     `SELECT page.*, page.created_at::text AS created_text, ` +
     `CASE WHEN q.tsq IS NULL THEN NULL ELSE ts_headline('english', translate(page.text, '<>', '${LT}${GT}'), q.tsq, '${HEADLINE_OPTIONS}') END AS headline, ` +
-    `(SELECT count(*) FROM fact_conflicts c WHERE c.status = 'open' AND (c.fact_id = page.id OR c.other_fact_id = page.id)) AS conflicts ` +
+    // Two look-ups, one per side, so each uses its own index however many conflicts are open.
+    `(SELECT count(*) FROM fact_conflicts c WHERE c.fact_id = page.id AND c.status = 'open') + ` +
+    `(SELECT count(*) FROM fact_conflicts c WHERE c.other_fact_id = page.id AND c.status = 'open') AS conflicts ` +
     `FROM page, q ORDER BY page.rank DESC, ${ranked ? '' : 'page.created_at DESC, '}page.id DESC`;
   const res = await runSearch(db, sql, params, ranked && maxCandidates > 0);
   const rows = res.rows.slice(0, limit);
