@@ -15,13 +15,19 @@
  *              (bench/drain-probe.ts)
  *
  *   DATABASE_URL=postgres://… npm run bench:queue
+ * SeedCore also runs with named prepared statements (seedcore-prepared, SEEDCORE_PREPARED_STATEMENTS=on)
+ * and through a PgBouncer in transaction mode that this benchmark starts on a free port
+ * (Debian's pgbouncer): seedcore-pgbouncer with DATABASE_URL only (notifications do not
+ * arrive, pickup is by polling) and seedcore-pgbouncer-listen with a direct listen URL.
+ *
  *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
- *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_BATCH (500), BENCH_SYSTEMS (seedcore,graphile,pgboss,pglite),
+ *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_BATCH (500),
+ *        BENCH_SYSTEMS (seedcore,seedcore-prepared,pgbouncer,pgbouncer-listen,graphile,pgboss,pglite),
  *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant)
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
+import { PGliteDb, PostgresDb, type Db, type PostgresOpenOptions } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { Dispatcher } from '../src/tasks/dispatcher.js';
@@ -29,6 +35,7 @@ import { startDrainProbe, type DrainCost } from './drain-probe.js';
 import { runGraphile, runPgBoss } from './queue-peers.js';
 import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
 import { adminStatement, databaseUrl } from './scratch-db.js';
+import { startPgBouncer, type PgBouncer } from '../test/helpers/pgbouncer.js';
 
 const SERVER = process.env.DATABASE_URL;
 const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
@@ -36,7 +43,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
 const GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 20);
 const PGLITE_TASKS = Number(process.env.BENCH_PGLITE_TASKS ?? 10_000);
-const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,graphile,pgboss,pglite').split(',');
+const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,seedcore-prepared,pgbouncer,pgbouncer-listen,graphile,pgboss,pglite').split(',');
 /**
  * Batch size, the same for every system: SeedCore's prefetch (tasks claimed ahead of free
  * slots), graphile-worker's localQueue.size, pg-boss's batchSize.
@@ -155,20 +162,32 @@ async function main(): Promise<void> {
   const load = os.loadavg();
   const systems: [string, () => Promise<SystemResult>][] = [];
   if (SERVER) {
-    if (SYSTEMS.includes('seedcore'))
-      systems.push([
-        'seedcore',
-        async () => {
-          const { url, drop } = await freshDatabase('seedcore');
-          const db = await PostgresDb.open({ databaseUrl: url, poolSize: 10 });
+    /**
+     * SeedCore on a fresh database, directly or through a PgBouncer started for the run;
+     * `options` gets the direct URL of that database (e.g. to LISTEN there).
+     */
+    const seedcoreOn =
+      (throughPgBouncer: boolean, options: (directUrl: string) => Omit<PostgresOpenOptions, 'databaseUrl'> = () => ({})) =>
+      async (): Promise<SystemResult> => {
+        const { url, drop } = await freshDatabase('seedcore');
+        let bouncer: PgBouncer | undefined;
+        try {
+          bouncer = throughPgBouncer ? await startPgBouncer(SERVER) : undefined;
+          const db = await PostgresDb.open({ databaseUrl: bouncer ? bouncer.url(url) : url, poolSize: 10, preparedStatements: false, ...options(url) });
           try {
             return await runSeedCore(db, TASKS, url);
           } finally {
             await db.close();
-            await drop();
           }
-        },
-      ]);
+        } finally {
+          await bouncer?.stop();
+          await drop();
+        }
+      };
+    if (SYSTEMS.includes('seedcore')) systems.push(['seedcore', seedcoreOn(false)]);
+    if (SYSTEMS.includes('seedcore-prepared')) systems.push(['seedcore-prepared', seedcoreOn(false, () => ({ preparedStatements: true }))]);
+    if (SYSTEMS.includes('pgbouncer')) systems.push(['seedcore-pgbouncer', seedcoreOn(true)]);
+    if (SYSTEMS.includes('pgbouncer-listen')) systems.push(['seedcore-pgbouncer-listen', seedcoreOn(true, (url) => ({ listenUrl: url }))]);
     if (SYSTEMS.includes('graphile'))
       systems.push([
         'graphile-worker',
@@ -258,6 +277,10 @@ async function main(): Promise<void> {
     ratios: {
       drainVsGraphileWorker: ratio('graphile-worker'),
       drainVsPgBoss: ratio('pg-boss'),
+      // Through PgBouncer vs direct, same run (target: >= 0.8).
+      pgbouncerDrainVsDirect: results['seedcore-pgbouncer'] && sc ? Math.round((results['seedcore-pgbouncer'].drainPerSec / sc.drainPerSec) * 100) / 100 : null,
+      preparedDrainVsUnprepared:
+        results['seedcore-prepared'] && sc ? Math.round((results['seedcore-prepared'].drainPerSec / sc.drainPerSec) * 100) / 100 : null,
       dbCpuPerTaskVsGraphileWorker: costRatio('dbCpuUsPerTask'),
       walPerTaskVsGraphileWorker: costRatio('walBytesPerTask'),
     },

@@ -33,7 +33,21 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
     )
     .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const service = await startService({
+      // A signal while starting (e.g. a process manager stopping us right away) must not kill
+      // the process before it can release its port and data-directory lock: note it, finish
+      // starting, then stop as usual. Starting may not take forever after such a signal.
+      let early: NodeJS.Signals | undefined;
+      const onEarlySignal = (signal: NodeJS.Signals): void => {
+        if (early) return;
+        early = signal;
+        setTimeout(() => {
+          process.stderr.write(`${signal} while starting and the start took too long; exiting\n`);
+          process.exit(1);
+        }, SHUTDOWN_LIMIT_MS).unref();
+      };
+      process.on('SIGTERM', onEarlySignal);
+      process.on('SIGINT', onEarlySignal);
+      const started = startService({
         databaseUrl: g.databaseUrl,
         dataDir: g.dataDir,
         ...(opts.port !== undefined ? { port: opts.port } : {}),
@@ -42,6 +56,10 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
         background: opts.background,
         logger: { level: process.env.LOG_LEVEL ?? 'info' },
         onListening: (url) => process.stdout.write(`SeedCore listening on ${url}\n`),
+      });
+      const service = await started.finally(() => {
+        process.off('SIGTERM', onEarlySignal);
+        process.off('SIGINT', onEarlySignal);
       });
       const log = service.server.app.log;
       log.info(
@@ -77,8 +95,11 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
             })
             .finally(resolve);
         };
-        process.once('SIGTERM', onSignal);
-        process.once('SIGINT', onSignal);
+        if (early) onSignal(early);
+        else {
+          process.once('SIGTERM', onSignal);
+          process.once('SIGINT', onSignal);
+        }
       });
     });
 }

@@ -58,6 +58,20 @@ export class Listener {
   private checked: Promise<boolean> | undefined;
   private onProbe: (() => void) | undefined;
   private readonly probeChannel = `seedcore_probe_${randomBytes(6).toString('hex')}`;
+  /** Channels LISTENed on the current connection. */
+  private listening = new Set<string>();
+  /**
+   * Statements on the listener's connection and probes run one at a time: behind a pooler, a
+   * LISTEN running while the probe's NOTIFY commits would receive it (the connection is
+   * linked to a server connection just then) and fake a working setup.
+   */
+  private serial: Promise<unknown> = Promise.resolve();
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(op, op);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(private readonly o: ListenerOptions) {}
 
@@ -79,14 +93,20 @@ export class Listener {
       s.delete(fn);
       if (s.size === 0) {
         this.handlers.delete(channel);
-        await this.client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+        const client = this.client;
+        if (client && this.listening.delete(channel)) await this.enqueue(() => client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`)).catch(() => undefined);
       }
     };
     if (this.state === 'unavailable' || this.stopped) return unsubscribe;
     try {
       await this.ensureConnected();
       const client = this.client;
-      if (isNew && client) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      if (isNew && client && !this.listening.has(channel)) {
+        this.listening.add(channel);
+        await this.enqueue(async () => {
+          if (this.client === client) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        });
+      }
     } catch (e) {
       if (isConnectionError(e)) this.scheduleReconnect(250);
       else this.giveUp(`LISTEN failed: ${(e as Error).message}`);
@@ -136,9 +156,10 @@ export class Listener {
       discard(client);
       throw e;
     }
+    const channels = [...this.handlers.keys()];
     try {
       await client.query(`LISTEN ${pg.escapeIdentifier(this.probeChannel)}`);
-      for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      for (const channel of channels) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
     } catch (e) {
       // E.g. a standby: "cannot execute LISTEN during recovery". Close, never leave it open.
       discard(client);
@@ -147,8 +168,9 @@ export class Listener {
       return;
     }
     client.on('end', onDrop);
+    this.listening = new Set(channels);
     this.client = client;
-    this.checked = this.probe(client);
+    this.checked = this.enqueue(() => this.probe(client));
   }
 
   private async probe(client: pg.Client): Promise<boolean> {
@@ -186,7 +208,7 @@ export class Listener {
     this.stopLiveness();
     this.livenessTimer = setInterval(() => {
       const ping = { text: 'SELECT 1', query_timeout: LIVENESS_TIMEOUT_MS } as pg.QueryConfig;
-      client.query(ping).catch(() => {
+      this.enqueue(() => client.query(ping)).catch(() => {
         if (this.client !== client) return;
         this.client = undefined;
         discard(client);
