@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { connect, migrateUnlessStandby, type Db } from '../db/index.js';
-import { SeedCoreError, isSeedCoreError } from '../errors.js';
+import { SeedCoreError, isSeedCoreError, sqlState } from '../errors.js';
+import { redactSecrets } from '../server/edges.js';
 
 /** Options every command accepts (defined on the root program). */
 export interface GlobalOptions {
@@ -23,6 +24,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
  */
 export async function openDb(cmd: Command, opts: { migrate?: boolean; poolSize?: number } = {}): Promise<Db> {
   const g = globalOptions(cmd);
+  checkDatabaseUrl(g.databaseUrl ?? process.env.DATABASE_URL);
   const db = await connect({ databaseUrl: g.databaseUrl, dataDir: g.dataDir, poolSize: opts.poolSize, applicationName: `seedcore-${cmd.name()}` });
   if (opts.migrate !== false) {
     try {
@@ -35,6 +37,28 @@ export async function openDb(cmd: Command, opts: { migrate?: boolean; poolSize?:
   return db;
 }
 
+/**
+ * Refuse a database URL that is not a postgres:// URL before connecting (else the driver
+ * reads parts of it as a host name), naming it with its password masked.
+ */
+export function checkDatabaseUrl(url: string | undefined): void {
+  if (url === undefined || url === '') return;
+  let ok = false;
+  try {
+    ok = ['postgres:', 'postgresql:'].includes(new URL(url).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new SeedCoreError(
+      'SEEDCORE_INVALID_INPUT',
+      `the database URL '${redactSecrets(url)}' is not a PostgreSQL URL (postgres://user:password@host:5432/database)`,
+      {
+        details: { path: 'databaseUrl', expected: 'postgres://user:password@host:port/database', got: redactSecrets(url) },
+      },
+    );
+}
+
 /** Print data: JSON with --json, else the human formatter's output. */
 export function output(cmd: Command, data: unknown, human: () => string): void {
   if (globalOptions(cmd).json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
@@ -44,8 +68,13 @@ export function output(cmd: Command, data: unknown, human: () => string): void {
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3, notFound: 4, conflict: 5 } as const;
 
+// The server answered but refused us: no such database (3D000), role or password (28xxx).
+const UNREACHABLE_DATABASE = new Set(['3D000', '28000', '28P01']);
+
 export function exitCodeFor(e: unknown): number {
   if (!isSeedCoreError(e)) return EXIT.failure;
+  const state = sqlState(e.cause);
+  if (state !== undefined && UNREACHABLE_DATABASE.has(state)) return EXIT.unavailable;
   switch (e.code) {
     case 'SEEDCORE_INVALID_INPUT':
       return EXIT.usage;

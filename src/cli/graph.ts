@@ -130,7 +130,13 @@ export function registerGraphCommands(program: Command): void {
             ...(o.edgeTypes ? { edgeTypes: o.edgeTypes.split(',') } : {}),
           }),
         );
-        output(cmd, rows, () => rows.map((r) => `${r.hop} ${r.node_id} ${r.node_type} ${r.ext_id} via ${r.via.edge_type}`).join('\n') || '(none)');
+        output(cmd, rows, () =>
+          rows.length === 0
+            ? '(none)'
+            : ['hop  node_id  node_type  ext_id  via', ...rows.map((r) => `${r.hop}  ${r.node_id}  ${r.node_type}  ${r.ext_id}  ${r.via.edge_type}`)].join(
+                '\n',
+              ),
+        );
       },
     );
 
@@ -238,7 +244,17 @@ function registerEmbeddingCommands(program: Command): void {
     .description('show the embedding of a node (exit 4 when absent)')
     .action(async (nodeId: string, _o: unknown, cmd: Command) => {
       const e = await withDb(cmd, (db) => createEmbeddingsApi(db).get(nodeId));
-      output(cmd, e ?? null, () => (e ? JSON.stringify(e) : 'not found'));
+      output(cmd, e ?? null, () =>
+        e
+          ? [
+              `node_id    ${e.node_id}`,
+              `label      ${e.label ?? '-'}`,
+              `props      ${e.props ? JSON.stringify(e.props) : '-'}`,
+              `updated_at ${String(e.updated_at)}`,
+              `vector     [${e.vector.map((x) => x.toFixed(4)).join(', ')}] (${e.vector.length} dimensions)`,
+            ].join('\n')
+          : 'not found',
+      );
       if (!e) process.exitCode = 4;
     });
   emb
@@ -273,7 +289,14 @@ function registerEmbeddingCommands(program: Command): void {
     .action(
       async (o: { method?: 'ivfflat' | 'hnsw'; lists?: number; probes?: number; m?: number; efConstruction?: number; efSearch?: number }, cmd: Command) => {
         const r = await withDb(cmd, (db) => createEmbeddingsApi(db).reindex(o));
-        output(cmd, r, () => `rebuilt ${r.method} on ${r.rows} rows in ${Math.round(r.ms)} ms ${JSON.stringify(r)}`);
+        output(cmd, r, () =>
+          [
+            `rebuilt ${r.method} on ${r.rows} rows in ${Math.round(r.ms)} ms`,
+            ...Object.entries(r)
+              .filter(([k]) => !['method', 'rows', 'ms'].includes(k))
+              .map(([k, v]) => `  ${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`),
+          ].join('\n'),
+        );
       },
     );
   emb
@@ -281,6 +304,10 @@ function registerEmbeddingCommands(program: Command): void {
     .description('show the ANN index and its search settings')
     .action(async (_o: unknown, cmd: Command) => {
       const r = await withDb(cmd, (db) => createEmbeddingsApi(db).indexInfo());
-      output(cmd, r, () => JSON.stringify(r, null, 2));
+      output(cmd, r, () =>
+        Object.entries(r)
+          .map(([k, v]) => `${k.padEnd(17)} ${String(v)}`)
+          .join('\n'),
+      );
     });
 }

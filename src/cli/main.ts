@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { PACKAGE_ROOT } from '../paths.js';
 import { isSeedCoreError } from '../errors.js';
 import { exitCodeFor } from './context.js';
 import { registerMigrateCommands } from './migrate.js';
@@ -15,6 +18,7 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL server URL (default: $DATABASE_URL; without it the embedded database is used)')
     .option('--data-dir <dir>', 'embedded database directory (default: $SEEDCORE_DATA_DIR or .seedcore/data)')
     .option('--json', 'print machine-readable JSON')
+    .version((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
   registerMigrateCommands(program);

@@ -122,9 +122,16 @@ function checkAttributes(def: NodeTypeDef, attrs: NodeAttributes): Array<[string
   return out;
 }
 
-function mapWriteError(e: unknown, def: NodeTypeDef, what: string): never {
+function mapWriteError(e: unknown, def: NodeTypeDef, what: string, id?: string): never {
   const state = sqlState(e instanceof SeedCoreError ? e.cause : e);
-  if (state === '23505') throw new SeedCoreError('SEEDCORE_CONFLICT', `${def.type} ${what}: an entity with this key already exists`, { cause: e });
+  if (state === '23505')
+    throw new SeedCoreError(
+      'SEEDCORE_CONFLICT',
+      id !== undefined
+        ? `${def.type} '${id}' already exists: create makes new entities only (update changes an existing one, get shows it)`
+        : `${def.type} ${what}: an entity with this key already exists`,
+      { cause: e, details: { node_type: def.type, ...(id !== undefined ? { id } : {}) } },
+    );
   if (state === '23503' || state === '23001')
     throw new SeedCoreError('SEEDCORE_CONFLICT', `${def.type} ${what}: it references or is referenced by another entity (${(e as Error).message})`, {
       cause: e,
@@ -164,7 +171,7 @@ export async function createNode(db: Db, type: string, id: string | undefined, a
       return { node_id: Number(n.rows[0]?.node_id), node_type: def.type, ext_id: extId };
     });
   } catch (e) {
-    mapWriteError(e, def, 'create failed');
+    mapWriteError(e, def, 'create failed', id);
   }
 }
 

@@ -5,7 +5,7 @@
  * in order — background work, HTTP server, database — within a time limit.
  */
 import type { FastifyServerOptions } from 'fastify';
-import { invalidInput } from '../errors.js';
+import { SeedCoreError, invalidInput } from '../errors.js';
 import { openSeedCore, type SeedCore } from '../seedcore.js';
 import { isEmptyDatabase, loadDemoData, type DemoSummary } from '../demo/load.js';
 import { buildServer, type SeedCoreServer } from './app.js';
@@ -79,7 +79,20 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     // Fastify logs its own "Server listening" line; keep stdout's first line ours (see serve).
     const level = app.log.level;
     app.log.level = 'warn';
-    await app.listen({ port, host });
+    try {
+      await app.listen({ port, host });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+        throw new SeedCoreError(
+          'SEEDCORE_UNAVAILABLE',
+          code === 'EADDRINUSE'
+            ? `port ${port} on ${host} is already in use; stop the other server or choose --port / PORT`
+            : `cannot listen on ${host}:${port} (${code}); choose another --host / --port`,
+          { cause: e, details: { host, port } },
+        );
+      throw e;
+    }
     app.log.level = level;
     const address = app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
