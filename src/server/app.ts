@@ -75,6 +75,9 @@ function withRedactedUrls(logger: FastifyServerOptions['logger']): FastifyServer
         host: req.host,
         remoteAddress: req.ip,
       }),
+      // Connection strings logged by serve and the background work keep no password.
+      database: (v: unknown) => (typeof v === 'string' ? redactSecrets(v) : v),
+      databaseUrl: (v: unknown) => (typeof v === 'string' ? redactSecrets(v) : v),
       ...(logger.serializers ?? {}),
     },
   };

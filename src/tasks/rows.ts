@@ -53,6 +53,8 @@ export const TaskSchema = Type.Object(
     timeout_seconds: nullable<number>('number', { description: "Handler timeout; null: the dispatcher's per-type default." }),
     dedup_key: nullable<string>('string', { description: 'While a live task holds this key, submitting it again returns that task.' }),
     expires_at: NullableTimestamp("Not started by then: cancelled with error 'expired'."),
+    waiting_for: nullable<string>('string', { description: "What a suspended durable task waits for: 'sleep', 'event:NAME' or 'tasks:N'." }),
+    parent_id: nullable<string>('string', { format: 'uuid', description: 'The durable task that spawned this one.' }),
   },
   { description: 'A task row.' },
 );
