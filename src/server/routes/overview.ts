@@ -67,6 +67,34 @@ const TaskLinks = Type.Object({
   edges: Type.Array(
     Type.Object({ edge_type: Type.String(), node_type: Type.String(), ext_id: Type.String(), node_id: Type.Union([Type.Integer(), Type.Null()]) }),
   ),
+  runs: Type.Array(
+    Type.Object({
+      attempt: Type.Integer(),
+      outcome: Type.String(),
+      owner_id: NullableString(),
+      started_at: Type.String(),
+      ended_at: Type.String(),
+      duration_seconds: Type.Number(),
+      error: NullableString(),
+    }),
+    { description: 'Ended executions, oldest first (empty when the server does not record them).' },
+  ),
+  steps: Type.Array(Type.Object({ name: Type.String(), attempt: Type.Integer(), created_at: Type.String(), result: Type.Unknown() }), {
+    description: 'Completed durable steps (checkpoints), oldest first.',
+  }),
+  wait: Type.Union(
+    [
+      Type.Object({
+        kind: Type.String(),
+        event_name: NullableString(),
+        child_ids: Type.Union([Type.Array(Type.String()), Type.Null()]),
+        wake_at: NullableString(),
+        created_at: Type.String(),
+      }),
+      Type.Null(),
+    ],
+    { description: 'What a suspended task waits for.' },
+  ),
 });
 const FindQuery = Type.Object({
   type: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
@@ -83,6 +111,14 @@ function decodeCursor(cursor: string): [string, string] {
   const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   if (!ts || !id || Number.isNaN(Date.parse(ts)) || !/^[0-9a-f-]{36}$/i.test(id)) throw invalidInput('cursor is not a cursor returned by this list');
   return [ts, id];
+}
+
+/** Whether task_runs exists and holds executions that ended in the window (it can be switched off). */
+async function runsRecorded(db: ServerContext['db'], seconds: number): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>(`SELECT to_regclass('task_runs') IS NOT NULL AS ok`);
+  if (!rows[0]?.ok) return false;
+  const recent = await db.query(`SELECT 1 FROM task_runs WHERE ended_at >= now() - make_interval(secs => $1::float8) LIMIT 1`, [seconds]);
+  return (recent.rowCount ?? 0) > 0;
 }
 
 const likePrefix = (s: string) => `${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -136,18 +172,43 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       schema: {
         tags: ['dashboard'],
         summary:
-          'Activity over a recent window from task timestamps: tasks created, completed, failed and sent to retry per bucket, and pickup latency (claim time minus due time) of tasks claimed in the bucket and still running. A task counts once, in the bucket of its latest change.',
+          'Activity over a recent window: tasks created, executions completed, failed and sent to retry per bucket, and pickup latency (claim time minus due time) of first attempts claimed in the bucket. From task_runs when it records executions; otherwise from task timestamps, where a task counts once, at its latest change, and only running tasks give a pickup latency.',
         querystring: SeriesQuery,
-        response: { 200: Type.Object({ bucketSeconds: Type.Number(), now: Type.String(), buckets: Type.Array(Bucket) }), 400: ErrorBody },
+        response: {
+          200: Type.Object({
+            bucketSeconds: Type.Number(),
+            now: Type.String(),
+            source: Type.String({ description: 'runs: ended executions from task_runs; tasks: each task once, at its latest change.' }),
+            buckets: Type.Array(Bucket),
+          }),
+          400: ErrorBody,
+        },
       },
     },
     async (request) => {
       const q = request.query as Static<typeof SeriesQuery>;
       const bucketSeconds = (q.minutes * 60) / q.buckets;
-      // One pass over the window's rows; buckets are numbered from the window start by the
-      // database clock so the client never mixes its own clock in.
+      const source = (await runsRecorded(ctx.db, q.minutes * 60)) ? 'runs' : 'tasks';
+      // Ended executions: from task_runs when it records them (every run counts, at its end),
+      // else from each task's latest state. Running tasks always come from tasks.
+      const ends =
+        source === 'runs'
+          ? `SELECT floor(extract(epoch FROM (r.ended_at - w.start)) / $1)::int AS b, 0 AS created,
+                    (r.outcome = 'completed')::int AS completed, (r.outcome = 'failed')::int AS failed, (r.outcome = 'retry')::int AS retried, NULL::float8 AS pickup
+               FROM task_runs r, w WHERE r.ended_at >= w.start
+             UNION ALL
+             SELECT floor(extract(epoch FROM (r.started_at - w.start)) / $1)::int, 0, 0, 0, 0,
+                    greatest(0, extract(epoch FROM (r.started_at - greatest(t.created_at, least(coalesce(t.run_after, t.created_at), r.started_at)))) * 1000)
+               FROM task_runs r JOIN tasks t ON t.id = r.task_id, w
+              WHERE r.started_at >= w.start AND r.attempt = 1 AND (t.attempts <= 1 OR t.run_after IS NULL)`
+          : `SELECT floor(extract(epoch FROM (t.updated_at - w.start)) / $1)::int AS b, 0 AS created,
+                    (t.status = 'completed')::int AS completed, (t.status = 'failed')::int AS failed, (t.status = 'retry')::int AS retried, NULL::float8 AS pickup
+               FROM tasks t, w WHERE t.updated_at >= w.start AND t.status IN ('completed', 'failed', 'retry')`;
+      // One statement, so the buckets and the window start share one database clock reading
+      // (the client never mixes its own clock in).
       const { rows } = await ctx.db.query<{
-        b: number;
+        start: string;
+        b: number | null;
         created: number;
         completed: number;
         failed: number;
@@ -159,23 +220,22 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
          ev AS (
            SELECT floor(extract(epoch FROM (t.created_at - w.start)) / $1)::int AS b, 1 AS created, 0 AS completed, 0 AS failed, 0 AS retried, NULL::float8 AS pickup
              FROM tasks t, w WHERE t.created_at >= w.start
-           UNION ALL
-           SELECT floor(extract(epoch FROM (t.updated_at - w.start)) / $1)::int, 0,
-                  (t.status = 'completed')::int, (t.status = 'failed')::int, (t.status = 'retry')::int, NULL
-             FROM tasks t, w WHERE t.updated_at >= w.start AND t.status IN ('completed', 'failed', 'retry')
+           UNION ALL ${ends}
            UNION ALL
            SELECT floor(extract(epoch FROM (t.locked_at - w.start)) / $1)::int, 0, 0, 0, 0,
                   greatest(0, extract(epoch FROM (t.locked_at - greatest(t.created_at, coalesce(t.run_after, t.created_at)))) * 1000)
-             FROM tasks t, w WHERE t.status = 'running' AND t.locked_at >= w.start)
-         SELECT b, sum(created)::int AS created, sum(completed)::int AS completed, sum(failed)::int AS failed, sum(retried)::int AS retried,
-                avg(pickup)::float8 AS pavg, max(pickup)::float8 AS pmax
-           FROM ev GROUP BY b`,
+             FROM tasks t, w WHERE t.status = 'running' AND t.locked_at >= w.start),
+         agg AS (
+           SELECT b, sum(created)::int AS created, sum(completed)::int AS completed, sum(failed)::int AS failed, sum(retried)::int AS retried,
+                  avg(pickup)::float8 AS pavg, max(pickup)::float8 AS pmax
+             FROM ev GROUP BY b)
+         SELECT to_char(w.start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS start, agg.* FROM w LEFT JOIN agg ON true`,
         [bucketSeconds, q.buckets],
       );
-      const nowRes = await ctx.db.query<{ now: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now`);
-      const now = nowRes.rows[0]?.now ?? new Date().toISOString();
-      const start = Date.parse(now) - bucketSeconds * q.buckets * 1000;
-      const byIndex = new Map(rows.map((r) => [Math.min(Number(r.b), q.buckets - 1), r]));
+      const start = Date.parse(rows[0]?.start ?? new Date(Date.now() - q.minutes * 60_000).toISOString());
+      const now = new Date(start + q.minutes * 60_000).toISOString();
+      const byIndex = new Map<number, (typeof rows)[number]>();
+      for (const r of rows) if (r.b !== null) byIndex.set(Math.min(Number(r.b), q.buckets - 1), r);
       const buckets = Array.from({ length: q.buckets }, (_, i) => {
         const r = byIndex.get(i);
         return {
@@ -188,7 +248,7 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
           pickup_max_ms: r?.pmax ?? null,
         };
       });
-      return { bucketSeconds, now, buckets };
+      return { bucketSeconds, now, source, buckets };
     },
   );
 
@@ -250,7 +310,8 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
     {
       schema: {
         tags: ['dashboard'],
-        summary: 'A task’s dependencies, dependents and graph edges (agents, organs, facts, memory cells, artifacts, capabilities).',
+        summary:
+          'A task’s dependencies, dependents, graph edges (agents, organs, facts, memory cells, artifacts, capabilities), ended runs, durable steps and what it waits for.',
         params: TaskIdParams,
         response: { 200: TaskLinks, 400: ErrorBody },
       },
@@ -279,12 +340,28 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
         [id],
       );
       const node = await ctx.db.query<{ node_id: string }>(`SELECT node_id::text FROM graph_node_map WHERE node_type = 'task' AND ext_uuid = $1::uuid`, [id]);
+      const durable = await ctx.db.query<{ ok: boolean }>(
+        `SELECT to_regclass('task_runs') IS NOT NULL AND to_regclass('task_checkpoints') IS NOT NULL AND to_regclass('task_waits') IS NOT NULL AS ok`,
+      );
+      const [runs, steps, wait] = durable.rows[0]?.ok
+        ? await Promise.all([
+            ctx.db.query(
+              `SELECT attempt, outcome, owner_id, started_at, ended_at, duration_seconds, error FROM task_runs WHERE task_id = $1 ORDER BY ended_at, attempt LIMIT 200`,
+              [id],
+            ),
+            ctx.db.query(`SELECT name, attempt, created_at, result FROM task_checkpoints WHERE task_id = $1 ORDER BY created_at, name LIMIT 200`, [id]),
+            ctx.db.query(`SELECT kind, event_name, child_ids::text[] AS child_ids, wake_at, created_at FROM task_waits WHERE task_id = $1`, [id]),
+          ])
+        : [{ rows: [] }, { rows: [] }, { rows: [] }];
       const linked = (dir: string) => deps.rows.filter((r) => r.dir === dir).map(({ dir: _d, ...r }) => r);
       return {
         node_id: node.rows[0] ? Number(node.rows[0].node_id) : null,
         dependsOn: linked('out'),
         dependents: linked('in'),
         edges: edges.rows.map((r) => ({ ...r, node_id: r.node_id === null ? null : Number(r.node_id) })),
+        runs: runs.rows,
+        steps: steps.rows,
+        wait: wait.rows[0] ?? null,
       };
     },
   );

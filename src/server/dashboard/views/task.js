@@ -1,6 +1,23 @@
 // One task: its fields, params/result/error, dependencies and graph edges, run history and
 // steps/waits when the server records them, and cancel/retry.
-import { put, api, apiHas, ApiError, confirmAction, el, emptyState, errorState, fmtTime, itemsOf, json, notice, shortId, statusBadge, timeEl } from '../lib.js';
+import {
+  put,
+  api,
+  apiHas,
+  ApiError,
+  confirmAction,
+  el,
+  emptyState,
+  errorState,
+  fmtTime,
+  itemsOf,
+  json,
+  notice,
+  shortId,
+  statusBadge,
+  timeEl,
+  STATUSES,
+} from '../lib.js';
 
 export const title = (r) => `Task ${shortId(r.rest[0])}`;
 
@@ -43,40 +60,62 @@ export function render(root, route) {
     );
   }
 
-  function runsSection(t, runs) {
-    const list = runs ?? t.runs;
+  // Run history, durable steps and the current wait: from the task route when it carries
+  // them, else from the dashboard's links route (which reads task_runs and friends).
+  function runsSection(t, runs, links) {
+    const list = Array.isArray(runs) && runs.length ? runs : Array.isArray(t.runs) ? t.runs : links?.runs;
+    const steps = Array.isArray(t.steps) ? t.steps : links?.steps;
+    const wait = t.wait ?? t.waits ?? links?.wait;
     const parts = [el('h2', {}, 'Runs')];
-    if (!Array.isArray(list) || list.length === 0)
-      parts.push(el('p', { class: 'muted' }, runs === null ? 'This server does not record run history.' : 'No runs recorded yet.'));
+    if (!Array.isArray(list)) parts.push(el('p', { class: 'muted' }, 'This server does not record run history.'));
+    else if (list.length === 0) parts.push(el('p', { class: 'muted' }, t.status === 'running' ? 'The first run is under way.' : 'No run has ended yet.'));
     else {
       const cols = [...new Set(list.flatMap((r) => Object.keys(r)))].filter((k) => typeof list[0][k] !== 'object' || list[0][k] === null).slice(0, 8);
+      const cell = (c, v) =>
+        (c === 'status' || c === 'outcome') && STATUSES.includes(v)
+          ? statusBadge(v)
+          : c === 'duration_seconds' && typeof v === 'number'
+            ? `${v < 1 ? Math.round(v * 1000) + ' ms' : v.toFixed(1) + ' s'}`
+            : TIMES.has(c) || /_at$/.test(c)
+              ? timeEl(v)
+              : String(v ?? '—');
       parts.push(
         el(
-          'div',
-          { class: 'scroll' },
-          el(
-            'table',
-            { class: 'data compact', id: 'runs-table' },
-            el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, c.replaceAll('_', ' '))))),
+          'table',
+          { class: 'data compact', id: 'runs-table' },
+          el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, c.replaceAll('_', ' '))))),
+          el('tbody', {}, ...list.map((r) => el('tr', {}, ...cols.map((c) => el('td', { 'data-label': c.replaceAll('_', ' ') }, cell(c, r[c])))))),
+        ),
+      );
+    }
+    if (wait) {
+      const what =
+        wait.kind === 'sleep'
+          ? ['sleeping until ', timeEl(wait.wake_at)]
+          : wait.kind === 'event'
+            ? [`waiting for event “${wait.event_name}”`, wait.wake_at ? [' until ', timeEl(wait.wake_at)] : null]
+            : [`waiting for ${(wait.child_ids || []).length} child task(s)`];
+      parts.push(el('h3', {}, 'Waiting'), el('p', { id: 'task-wait' }, ...what.flat()));
+      if (Array.isArray(wait.child_ids) && wait.child_ids.length)
+        parts.push(el('ul', { class: 'links' }, ...wait.child_ids.map((c) => el('li', {}, el('a', { href: `#/task/${c}` }, el('code', {}, shortId(c)))))));
+    }
+    if (Array.isArray(steps) && steps.length)
+      parts.push(
+        el('h3', {}, `Steps (${steps.length})`),
+        el(
+          'ol',
+          { class: 'links', id: 'task-steps' },
+          ...steps.map((st) =>
             el(
-              'tbody',
+              'li',
               {},
-              ...list.map((r) =>
-                el(
-                  'tr',
-                  {},
-                  ...cols.map((c) =>
-                    el('td', { 'data-label': c }, c === 'status' ? statusBadge(r[c]) : TIMES.has(c) || /_at$/.test(c) ? timeEl(r[c]) : String(r[c] ?? '—')),
-                  ),
-                ),
-              ),
+              el('strong', {}, st.name ?? '?'),
+              st.attempt ? el('span', { class: 'muted' }, ` attempt ${st.attempt} · `) : ' ',
+              timeEl(st.created_at),
             ),
           ),
         ),
       );
-    }
-    for (const k of ['steps', 'waits'])
-      if (Array.isArray(t[k]) && t[k].length) parts.push(el('h3', {}, k), el('pre', { class: 'code', tabindex: '0' }, json(t[k])));
     return el('section', { class: 'panel', id: 'task-runs' }, ...parts);
   }
 
@@ -184,7 +223,7 @@ export function render(root, route) {
       t.error
         ? el('section', { class: 'panel err' }, el('h2', {}, 'Error'), el('pre', { class: 'code', id: 'task-error', tabindex: '0' }, json(t.error)))
         : null,
-      runsSection(t, runs),
+      runsSection(t, runs, links),
     );
   }
 
