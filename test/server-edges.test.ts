@@ -78,6 +78,16 @@ for (const kind of BACKENDS) {
       }
     });
 
+    it('rejects unknown query parameters, naming them', async () => {
+      for (const url of ['/api/tasks?colour=red', '/api/graph-tasks?colour=red', '/api/registry/instances?colour=red']) {
+        const r = await s.app.inject(url);
+        assert.equal(r.statusCode, 400, url);
+        assert.equal(r.json().error.details.path, 'colour', url);
+        assert.equal(r.json().error.details.in, 'query');
+      }
+      assert.equal((await s.app.inject('/api/tasks?limit=2')).statusCode, 200, 'known parameters pass');
+    });
+
     it('answers HEAD on the event stream with its headers', async () => {
       const r = await s.app.inject({ method: 'HEAD', url: '/api/events' });
       assert.equal(r.statusCode, 200);
@@ -160,7 +170,10 @@ describe('secrets in logs', () => {
       } finally {
         await s.close();
       }
+      s.app.log.info({ database: 'postgres://u:hunter2@db:5432/x?password=hunter2' }, 'database');
       const requestLines = lines.filter((l) => l.includes('"url":"/api/tasks'));
+      assert.doesNotMatch(lines.join(''), /hunter2/, 'database URLs are logged without passwords');
+      assert.match(lines.join(''), /postgres:\/\/u:\[redacted\]@db:5432\/x\?password=\[redacted\]/);
       assert.equal(requestLines.length, logRequests ? 2 : 0, `logRequests=${logRequests}: ${requestLines.join('')}`);
     }
   });

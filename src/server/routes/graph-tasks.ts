@@ -4,10 +4,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../context.js';
 import { NullableString, NullableTimestamp, TaskStatusSchema, Timestamp } from '../schemas.js';
 
-const Query = Type.Object({
-  status: Type.Optional(TaskStatusSchema),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-});
+const Query = Type.Object(
+  {
+    status: Type.Optional(TaskStatusSchema),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  },
+  { additionalProperties: false },
+);
 
 const GraphTask = Type.Object(
   {

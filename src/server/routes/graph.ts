@@ -17,12 +17,15 @@ const Neighbor = Type.Composite([
   }),
 ]);
 const NodeIdParams = Type.Object({ nodeId: Type.String({ pattern: '^[0-9]{1,18}$', description: 'graph_node_map node id.' }) });
-const NeighborQuery = Type.Object({
-  hops: Type.Integer({ minimum: 1, maximum: 4, default: 1 }),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-  direction: Type.Union([Type.Literal('both'), Type.Literal('out'), Type.Literal('in')], { default: 'both' }),
-  edgeType: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Only follow these edge types (repeat).' })),
-});
+const NeighborQuery = Type.Object(
+  {
+    hops: Type.Integer({ minimum: 1, maximum: 4, default: 1 }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+    direction: Type.Union([Type.Literal('both'), Type.Literal('out'), Type.Literal('in')], { default: 'both' }),
+    edgeType: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 50, description: 'Only follow these edge types (repeat).' })),
+  },
+  { additionalProperties: false },
+);
 const KnnBody = Type.Object(
   {
     vector: Type.Optional(Type.Array(Type.Number(), { minItems: 128, maxItems: 128, description: 'Search around this 128-d vector…' })),

@@ -26,10 +26,13 @@ const Instance = Type.Object(
   { additionalProperties: true },
 );
 
-const ListQuery = Type.Object({
-  all: Type.Boolean({ default: false, description: 'Include every recorded instance (dead, draining, old epochs), newest first.' }),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
-});
+const ListQuery = Type.Object(
+  {
+    all: Type.Boolean({ default: false, description: 'Include every recorded instance (dead, draining, old epochs), newest first.' }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+  },
+  { additionalProperties: false },
+);
 
 export function registerRegistryRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
