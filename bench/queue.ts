@@ -1,5 +1,5 @@
 /**
- * Queue benchmark for issue 3: SeedCore's dispatcher vs graphile-worker 0.17 (localQueue
+ * Queue benchmark: SeedCore's dispatcher vs graphile-worker 0.17 (localQueue
  * batching + batched completion) vs pg-boss 10 (batch fetch), same PostgreSQL server, same
  * run, a fresh database per system. Also the embedded PGlite figure for SeedCore.
  *

@@ -1,6 +1,7 @@
 /**
- * What the schema promises after migration 013: the objects the seed and the reference list,
- * with our decisions applied. `seedcore verify` checks a live database against this list.
+ * What the schema promises: the objects of the original SeedCore's schema, with our changes
+ * applied, and those later migrations add. `seedcore verify` checks a live database against
+ * this list.
  */
 
 export const EXPECTED_TABLES = [
