@@ -142,7 +142,7 @@ export const EDGE_TYPES: Record<string, string> = {
   fact__derives_from__fact: 'fact_derives_from_fact',
 };
 
-/** Indexes the query paths rely on (the seed promises status, type, domain and claim indexes). */
+/** Indexes the query paths rely on (the original schema promises status, type, domain and claim indexes). */
 export const EXPECTED_INDEXES = [
   'idx_tasks_claim',
   'idx_tasks_running',
@@ -177,7 +177,7 @@ export const EXPECTED_TRIGGERS: Record<string, string> = {
   trg_facts_conflicts_update: 'facts',
 };
 
-/** The seed's "Verification Queries", run verbatim. */
+/** The original SeedCore's "Verification Queries", run verbatim. */
 export const SEED_VERIFICATION_QUERIES = [
   "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
   'SELECT DISTINCT edge_type FROM hgnn_edges',
