@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadDemoData } from '../src/demo/load.js';
+import { Dispatcher } from '../src/tasks/index.js';
 import { BACKENDS } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
 
@@ -92,6 +93,7 @@ for (const kind of BACKENDS) {
     let browser: Browser;
     const shots: string[] = [];
     const ids: string[] = [];
+    let runProbe = '';
 
     before(async () => {
       assert.ok(haveChromium, `${CHROMIUM} is required in CI`);
@@ -106,6 +108,21 @@ for (const kind of BACKENDS) {
       for (let i = 0; i < 6; i++) ids.push((await s.core.tasks.submit({ type: 'action_probe', params: { i }, queue: 'mail' })).id);
       await s.core.db.query(`UPDATE tasks SET status = 'failed', error = 'boom: probe failure', attempts = 1 WHERE id = $1`, [ids[5]]);
       await s.core.schedules.set({ name: 'nightly-report', cron: '0 3 * * *', type: 'report', timezone: 'UTC' });
+      // One task run to its end by a real dispatcher, for the run history.
+      runProbe = (await s.core.tasks.submit({ type: 'run_probe', params: { n: 1 } })).id;
+      let ran!: () => void;
+      const done = new Promise<void>((r) => (ran = r));
+      const d = new Dispatcher(s.core.db, {
+        handlers: { run_probe: async () => ({ ok: true }) },
+        types: ['run_probe'],
+        pollIntervalMs: 50,
+        onEvent: (e) => {
+          if (e.kind === 'completed') ran();
+        },
+      });
+      await d.start();
+      await done;
+      await d.stop();
       base = await s.app.listen({ port: 0, host: '127.0.0.1' });
       browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -195,6 +212,9 @@ for (const kind of BACKENDS) {
         await go(page, `#/task/${rag.rows[0]?.id}`);
         assert.match((await page.textContent('#task-links')) ?? '', /graph_embed/);
         assert.match((await page.textContent('#task-edges')) ?? '', /agent planner/);
+        await go(page, `#/task/${runProbe}`);
+        assert.match((await page.textContent('#runs-table')) ?? '', /completed/);
+        assert.match((await page.textContent('#task-result')) ?? '', /"ok": true/);
         await go(page, '#/task/00000000-0000-4000-8000-000000000000');
         assert.match((await page.textContent('#task-detail')) ?? '', /No task with id/);
         errors.splice(0, errors.length, ...errors.filter((e) => !/404 .*\/api\/tasks\/00000000/.test(e) && !/status of 404/.test(e)));
