@@ -7,6 +7,8 @@ import { TASK_PRIORITIES, TASK_STATUSES, type TaskPriority, type TaskStatus } fr
 import type { SubmitTaskInput } from '../tasks/validate.js';
 import { openDb, output, parseIntOption, parseJsonOption } from './context.js';
 import { registerWorkerCommand } from './worker.js';
+import { registerTaskEventCommands } from './task-events.js';
+import { durableLines } from '../tasks/durable/inspect.js';
 
 function iso(d: Date | null): string {
   return d ? d.toISOString() : '-';
@@ -125,6 +127,7 @@ export function registerTaskCommands(program: Command): void {
     });
 
   const tasks = program.command('tasks').description('inspect and manage tasks');
+  registerTaskEventCommands(tasks);
 
   tasks
     .command('list')
@@ -151,8 +154,11 @@ export function registerTaskCommands(program: Command): void {
     .command('get <id>')
     .description('show one task (full id or a unique prefix of at least 4 characters)')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      const row = await withCoordinator(cmd, (c) => c.get(id));
-      output(cmd, row, () => details(row));
+      const [row, durable] = await withCoordinator(cmd, async (c) => {
+        const r = await c.get(id);
+        return [r, await c.durable(r.id)] as const;
+      });
+      output(cmd, { ...row, durable }, () => [details(row), ...durableLines(durable)].join('\n'));
     });
 
   tasks

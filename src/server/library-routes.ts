@@ -10,6 +10,7 @@ import { registerFactRoutes } from './routes/facts.js';
 import { registerGraphRoutes } from './routes/graph.js';
 import { registerSchedulingRoutes } from './routes/scheduling.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerTaskRunRoutes } from './routes/task-runs.js';
 
 export interface Features {
   tasks: boolean;
@@ -27,6 +28,7 @@ export function wiredFeatures(core: SeedCore): Features {
 export function registerLibraryRoutes(app: FastifyInstance, ctx: ServerContext, features: Features): void {
   if (features.tasks) registerTaskRoutes(app, ctx);
   if (features.tasks) registerSchedulingRoutes(app, ctx);
+  if (features.tasks) registerTaskRunRoutes(app, ctx);
   if (features.facts) registerFactRoutes(app, ctx);
   if (features.graph && features.embeddings) registerGraphRoutes(app, ctx);
 }

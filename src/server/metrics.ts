@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/types.js';
 import { instancesAlive, taskOverview } from './overview.js';
+import { registerDurableMetrics } from '../tasks/durable/metrics.js';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -22,6 +23,7 @@ export interface ServerMetrics {
 export function createMetrics(db: Db): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'seedcore_process_' });
+  registerDurableMetrics(registry, db);
 
   new Gauge({
     name: 'seedcore_tasks',

@@ -11,6 +11,8 @@ import { TASK_COLUMNS, TaskStatusSchema, type TaskRow } from './rows.js';
 import { submitTasks } from './submit.js';
 import { TASK_STATUSES, type TaskStatus } from './types.js';
 import { isUuid, parseTimestamp, type SubmitTaskInput } from './validate.js';
+import { emitTaskEvent } from './durable/events.js';
+import { durableView, type DurableView } from './durable/inspect.js';
 
 /** Filters and paging of a task list (the library's options; the HTTP query string). */
 export const TaskListQuerySchema = Type.Object(
@@ -207,6 +209,16 @@ export class TaskCoordinator {
   }
 
   /** The admin function `cleanup_stale_running_tasks`: number of running tasks recovered. */
+  /** Emit a durable-task event once (the first emit of a name wins): true when this call emitted it. */
+  emitEvent(name: string, payload?: unknown): Promise<boolean> {
+    return emitTaskEvent(this.db, name, payload);
+  }
+
+  /** A task's durable execution: its runs, completed steps and what it waits for. */
+  async durable(idOrPrefix: string): Promise<DurableView> {
+    return durableView(this.db, await this.resolveId(idOrPrefix));
+  }
+
   async cleanupStale(options: { staleMinutes?: number; maxAttempts?: number } = {}): Promise<number> {
     const res = await this.db.query<{ n: number }>('SELECT cleanup_stale_running_tasks($1, $2) AS n', [options.staleMinutes ?? 15, options.maxAttempts ?? 3]);
     return res.rows[0]?.n ?? 0;

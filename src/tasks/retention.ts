@@ -77,3 +77,14 @@ export async function pruneTasks(db: Queryable, o: PruneOptions): Promise<{ dele
   if (o.vacuum && deleted > 0) await db.query('VACUUM tasks');
   return { deleted, batches };
 }
+
+/**
+ * Delete durable-task events emitted more than `olderThanSeconds` ago (task_events). A task
+ * that awaits a pruned event's name afterwards waits for a new emit of it.
+ */
+export async function pruneTaskEvents(db: Queryable, o: { olderThanSeconds: number }): Promise<{ deleted: number }> {
+  if (typeof o.olderThanSeconds !== 'number' || !Number.isFinite(o.olderThanSeconds) || o.olderThanSeconds < 0)
+    throw invalidInput('olderThanSeconds must be a number ≥ 0');
+  const res = await db.query('DELETE FROM task_events WHERE emitted_at < now() - make_interval(secs => $1::float8)', [o.olderThanSeconds]);
+  return { deleted: res.rowCount };
+}

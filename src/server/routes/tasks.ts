@@ -11,6 +11,7 @@ import { Page, TaskSchema } from '../../tasks/rows.js';
 import { TaskSubmissionSchema } from '../../tasks/validate.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
+import { DurableViewSchema } from '../../tasks/durable/inspect.js';
 import { OptionalBody } from '../validation.js';
 
 export { TaskSchema };
@@ -62,12 +63,16 @@ export function registerTaskRoutes(fastify: FastifyInstance, ctx: ServerContext)
     {
       schema: {
         tags: ['tasks'],
-        summary: 'One task by id or unique id prefix (409 when the prefix is ambiguous).',
+        summary:
+          'One task by id or unique id prefix (409 when the prefix is ambiguous), with its durable execution (runs, completed steps, what it waits for).',
         params: IdParams,
-        response: { 200: TaskSchema, ...errors },
+        response: { 200: Type.Intersect([TaskSchema, Type.Object({ durable: DurableViewSchema })]), ...errors },
       },
     },
-    async (request) => tasks.get(request.params.id),
+    async (request) => {
+      const row = await tasks.get(request.params.id);
+      return { ...row, durable: await tasks.durable(row.id) };
+    },
   );
 
   app.post(
