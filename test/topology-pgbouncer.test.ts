@@ -204,6 +204,34 @@ describe('topology: through PgBouncer in transaction mode (postgres)', { skip: S
     }
   });
 
+  it('with a direct listen URL notifications work through the pooler, and survive a dropped listener connection', async () => {
+    const direct = await PostgresDb.open({ databaseUrl: url, listenUrl: t.url as string, poolSize: 2 });
+    try {
+      const got: string[] = [];
+      await direct.listen('topology_wake', (p) => got.push(p));
+      assert.equal(await direct.notificationsWork(), true);
+      await db.query("SELECT pg_notify('topology_wake', 'one')");
+      await waitFor('the first notification', () => got.includes('one'), 5000, 10);
+      // Cut the listener's connection from the server side: it reconnects and re-subscribes.
+      const killed = await t.db.query<{ n: number }>(
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'seedcore-listen' AND datname = current_database()",
+      );
+      assert.equal(killed.rows[0]?.n, 1, 'one direct listener connection');
+      await waitFor(
+        'a notification after the reconnect',
+        async () => {
+          await db.query("SELECT pg_notify('topology_wake', 'two')");
+          return got.includes('two');
+        },
+        15_000,
+        200,
+      );
+      assert.equal(await direct.notificationsWork(), true);
+    } finally {
+      await direct.close();
+    }
+  });
+
   it('workers stop gracefully (exit 0) and never logged a prepared-statement error', async () => {
     for (const w of workers) w.child.kill('SIGTERM');
     const codes = await Promise.all(workers.map((w) => w.exited));

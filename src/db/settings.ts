@@ -15,9 +15,11 @@ export interface ConnectionSettings {
   /**
    * Named prepared statements for the worker's hot path. Only for direct connections (or a
    * pooler that tracks them): PgBouncer in transaction mode fails with `prepared statement …
-   * already exists`. On a direct connection they save the parse and plan of each claim: about
-   * 2% of claim throughput on PostgreSQL 15 here (bench:claim, 8 workers: 4,213 vs 4,130
-   * claims/s), so off costs little.
+   * already exists`. On a direct connection they save parsing and planning each hot-path
+   * statement; measured with bench:queue (10,000 no-op tasks, 3 rounds, on a shared 2-core
+   * machine under heavy load) the drain was 6,167 vs 4,424 tasks/s (medians) with rounds
+   * overlapping (4,342-6,345 vs 3,486-6,194), and earlier single rounds went both ways: no gain
+   * that stands out from the noise, so off costs little.
    * @defaultValue process.env.SEEDCORE_PREPARED_STATEMENTS === 'on', else off
    */
   preparedStatements?: boolean | undefined;

@@ -5,6 +5,7 @@
  * Stopping reverses that: the dispatcher drains, then the instance goes draining → dead.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { SeedCoreError } from '../errors.js';
 import { createTaskFacts } from '../facts/index.js';
 import { attachRegistry, joinAsWorker } from '../registry/index.js';
 import type { SeedCore } from '../seedcore.js';
@@ -77,6 +78,12 @@ export async function startBackground(
     warn: (msg: string, fields?: Record<string, unknown>) => log.warn(fields ?? {}, msg),
     error: (msg: string, fields?: Record<string, unknown>) => log.error(fields ?? {}, msg),
   };
+  // A standby can neither register nor claim: say so instead of failing on the first write.
+  if (await core.db.isStandby())
+    throw new SeedCoreError(
+      'SEEDCORE_UNAVAILABLE',
+      `background work (dispatcher, registry heartbeat) needs a writable primary; ${core.db.description} is a read-only standby`,
+    );
   const membership = await joinAsWorker(core.db, { logicalId: options.logicalId ?? 'seedcore-serve', actorName: 'serve', serveRoute: url, logger });
   try {
     const observe = metricsObserver(metrics);
