@@ -6,7 +6,9 @@
 --   claim_tasks(owner, limit, lease_seconds, types, queues, aging_seconds) → the claimed rows
 --   renew_task_leases(owner, ids, lease_seconds)                         → the ids renewed
 --   complete_task(id, owner, result)                                     → true when written
+--   complete_tasks(owner, {id: result, …})                               → the ids written (batch)
 --   fail_task(id, owner, error, retry_delay_seconds, max_attempts)       → 'retry' | 'failed' | NULL
+--   release_task(id, owner)                                              → true when handed back
 --   cancel_task(id, reason)                                              → true when cancelled
 --   recover_stale_tasks(max_attempts, limit, dead_owners)                → (id, new status) moved
 --   promote_task_dependents(ids) / cancel_task_dependents(ids)           → dependency propagation
@@ -240,6 +242,39 @@ $$;
 COMMENT ON FUNCTION complete_task(uuid, text, jsonb) IS
   'Complete a running task owned by p_owner with p_result and queue the dependents it releases; false when the task is no longer ours.';
 
+-- Complete many tasks of one owner in one statement (one trigger firing, one round trip):
+-- p_results is a JSON object {task id: result}. Returns the ids written; the others are no
+-- longer ours. The same compare-and-set and dependent release as complete_task.
+CREATE OR REPLACE FUNCTION complete_tasks(p_owner text, p_results jsonb)
+RETURNS SETOF uuid
+LANGUAGE plpgsql
+VOLATILE
+AS $$
+DECLARE
+  v_done uuid[];
+  v_with_deps uuid[];
+BEGIN
+  WITH done AS (
+    UPDATE tasks t
+       SET status = 'completed', result = p_results -> t.id::text, error = NULL, owner_id = NULL, locked_by = NULL,
+           locked_at = NULL, lease_expires_at = NULL, updated_at = now()
+     WHERE t.id IN (SELECT k::uuid FROM jsonb_object_keys(p_results) AS k) AND t.owner_id = p_owner AND t.status = 'running'
+    RETURNING t.id)
+  SELECT array_agg(done.id) INTO v_done FROM done;
+  IF v_done IS NULL THEN
+    RETURN;
+  END IF;
+  SELECT array_agg(DISTINCT e.dst_task_id) INTO v_with_deps FROM task_depends_on_task e WHERE e.dst_task_id = ANY (v_done);
+  IF v_with_deps IS NOT NULL THEN
+    PERFORM promote_task_dependents(v_with_deps);
+  END IF;
+  RETURN QUERY SELECT unnest(v_done);
+END
+$$;
+
+COMMENT ON FUNCTION complete_tasks(text, jsonb) IS
+  'Complete the running tasks of p_owner named by the keys of p_results (id -> result) and queue the dependents they release; returns the ids written.';
+
 -- Fail an attempt: 'retry' (run_after = now() + delay) while attempts < max, else 'failed'
 -- (and its waiting dependents cancelled, transitively). NULL when the task is no longer ours.
 -- Delay: p_retry_delay_seconds, or by default 1 s · 2^(attempts − 1) with ±20 % jitter, capped
@@ -291,6 +326,30 @@ $$;
 
 COMMENT ON FUNCTION fail_task(uuid, text, text, double precision, integer) IS
   'Record a failed attempt of a running task owned by p_owner: retry with backoff while attempts < max, else failed (dependents cancelled); NULL when no longer ours.';
+
+-- Hand back a claimed task whose handler never started (e.g. buffered when the worker shuts
+-- down): `queued` again with the claim's attempt given back and its due time unchanged, so it
+-- keeps its place. False when the task is no longer ours.
+CREATE OR REPLACE FUNCTION release_task(p_id uuid, p_owner text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+AS $$
+BEGIN
+  UPDATE tasks t
+     SET status = 'queued', attempts = greatest(t.attempts - 1, 0), owner_id = NULL, locked_by = NULL, locked_at = NULL,
+         lease_expires_at = NULL, updated_at = now()
+   WHERE t.id = p_id AND t.owner_id = p_owner AND t.status = 'running';
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM pg_notify('seedcore_tasks', '');
+  RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION release_task(uuid, text) IS
+  'Hand back a running task owned by p_owner whose handler never started: queued again, the attempt given back; false when no longer ours.';
 
 -- Cancel a task that has not ended (any owner), and its waiting dependents. A running task's
 -- worker learns it at its next lease renewal (the id is no longer renewed) or at once through

@@ -27,9 +27,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from psycopg.types.json import Jsonb
 
 from ._db import CONNECTION_ERRORS, Pool, connect
+from ._outcomes import Outcome, OutcomeWriter
 from .durable import Durable, TaskSuspended
 from .errors import PermanentError, invalid_input
 from .registry import Membership
@@ -115,6 +115,7 @@ class Worker:
         handlers: Mapping[str, Handler],
         *,
         concurrency: int = 8,
+        prefetch: Optional[int] = None,
         queues: Sequence[str] = ("default",),
         lease_seconds: float = 30.0,
         heartbeat_seconds: Optional[float] = None,
@@ -151,6 +152,8 @@ class Worker:
         self.dsn = dsn
         self.handlers = dict(handlers)
         self.concurrency = concurrency
+        #: Tasks claimed ahead of free threads (leased, handed back unstarted on shutdown).
+        self.prefetch = concurrency if prefetch is None else max(0, int(prefetch))
         self.queues = list(queues)
         self.lease_seconds = float(lease_seconds)
         self.heartbeat_seconds = float(hb)
@@ -168,7 +171,8 @@ class Worker:
         self.failed = 0
         self.lost = 0
         self.suspended = 0
-        self._pool = Pool(dsn, concurrency + 3, "seedcore-python-worker")
+        self._pool = Pool(dsn, concurrency + 5, "seedcore-python-worker")
+        self._writer: Optional[OutcomeWriter] = None
         self._running: Dict[str, TaskContext] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -204,6 +208,7 @@ class Worker:
             heartbeat_jitter=self.registry_heartbeat_seconds * 2 / 3,
             on_fenced=self._on_fenced, on_registered=self._on_registered)
         self._owner = self._membership.start()
+        self._writer = OutcomeWriter(self._pool, self.lease_seconds, self._on_written)
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="seedcore-task")
         for target, name in ((self._renew_loop, "seedcore-renew"), (self._recovery_loop, "seedcore-recovery")):
             th = threading.Thread(target=target, name=name, daemon=True)
@@ -229,7 +234,7 @@ class Worker:
             trusted = membership is not None and membership.trusted
             if not trusted and self._running:
                 self._cancel_all("registry heartbeat not confirmed (self-fenced)")
-            free = self.concurrency - len(self._running)
+            free = self.concurrency + self.prefetch - len(self._running)
             claimed = 0
             if free > 0 and trusted and not self._paused.is_set():
                 try:
@@ -279,15 +284,21 @@ class Worker:
             timer = threading.Timer(float(task.timeout_seconds), ctx.cancel, args=(f"timeout after {task.timeout_seconds} s",))
             timer.daemon = True
             timer.start()
+        writer = self._writer
+        assert writer is not None
+        suspended = False
         try:
+            if self._stopping.is_set():
+                # Claimed ahead but never started: hand it back with its attempt.
+                writer.put(Outcome(task.id, ctx.owner, "release"))
+                return
             kind, value, permanent = "complete", None, False
             try:
                 value = self.handlers[task.type](task, ctx)
                 json.dumps(value)
             except TaskSuspended:
                 # The task waits in the database (its attempt given back): no outcome to write.
-                with self._lock:
-                    self.suspended += 1
+                suspended = True
                 return
             except PermanentError as e:
                 kind, value, permanent = "fail", f"{type(e).__name__}: {e}", True
@@ -297,52 +308,34 @@ class Worker:
                 kind, value = "fail", f"{type(e).__name__}: {e}"
             if ctx.cancel_reason is not None and ctx.cancel_reason.startswith("timeout"):
                 kind, value = "fail", ctx.cancel_reason
-            self._write(ctx, kind, value, permanent)
+            writer.put(Outcome(task.id, ctx.owner, kind, value, 0 if permanent else self.max_attempts, lambda: max(ctx._last_renewed, self._last_renew_ok)))
         finally:
             if timer is not None:
                 timer.cancel()
-            with self._lock:
-                self._running.pop(task.id, None)
-            self._wake.set()
+            if suspended:
+                with self._lock:
+                    self._running.pop(task.id, None)
+                    self.suspended += 1
+                self._wake.set()
 
-    def _write(self, ctx: TaskContext, kind: str, value: Any, permanent: bool) -> None:
-        """Write the outcome; retried on connection errors while the lease may still be ours."""
-        attempt = 0
-        while True:
-            try:
-                if kind == "complete":
-                    rows = self._pool.query("SELECT complete_task(%s::uuid, %s, %s) AS ok", (ctx.task.id, ctx.owner, Jsonb(value)))
-                    ok = bool(rows and rows[0]["ok"])
-                    with self._lock:
-                        if ok:
-                            self.completed += 1
-                        else:
-                            self.lost += 1
+    def _on_written(self, task_id: str, kind: str, status: Any) -> None:
+        with self._lock:
+            ctx = self._running.pop(task_id, None)
+            if kind == "complete":
+                if status:
+                    self.completed += 1
                 else:
-                    rows = self._pool.query(
-                        "SELECT fail_task(%s::uuid, %s, %s, NULL, %s) AS s",
-                        (ctx.task.id, ctx.owner, str(value)[:10000], 0 if permanent else self.max_attempts),
-                    )
-                    status = rows[0]["s"] if rows else None
-                    with self._lock:
-                        if status is None:
-                            self.lost += 1
-                        else:
-                            self.failed += 1
-                    if status is not None:
-                        log.info("task %s (%s) attempt %d failed -> %s: %s", ctx.task.id, ctx.task.type, ctx.task.attempts, status, value)
-                return
-            except CONNECTION_ERRORS as e:
-                attempt += 1
-                # The lease is certainly gone once a full lease has passed since the last
-                # renewal the database accepted: another worker may then own the task.
-                since = time.monotonic() - max(ctx._last_renewed, self._last_renew_ok)
-                if since > self.lease_seconds:
-                    log.warning("outcome of task %s not written (lease certainly lost): %s", ctx.task.id, e)
-                    with self._lock:
-                        self.lost += 1
-                    return
-                time.sleep(min(2.0, 0.05 * 2**attempt))
+                    self.lost += 1
+            elif kind == "fail":
+                if status is None:
+                    self.lost += 1
+                else:
+                    self.failed += 1
+            elif kind == "lost":
+                self.lost += 1
+        if kind == "fail" and status is not None and ctx is not None:
+            log.info("task %s (%s) attempt %d failed -> %s", task_id, ctx.task.type, ctx.task.attempts, status)
+        self._wake.set()
 
     # -- leases, recovery, notifications --------------------------------------------------
 
@@ -434,6 +427,8 @@ class Worker:
         if self._running:
             self._cancel_all("worker shutting down")
         executor.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.close()
         self._done.set()
         for th in self._threads:
             th.join(timeout=5)

@@ -22,6 +22,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m seedcore.worker", description="Run SeedCore tasks with Python handlers (reads DATABASE_URL).")
     p.add_argument("--handlers", required=True, help="a Python file defining handlers = {type: fn(task, ctx)}")
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--prefetch", type=int, default=None, help="tasks claimed ahead of free threads (default: concurrency)")
     p.add_argument("--queues", default="default", help="comma-separated queue names")
     p.add_argument("--types", default=None, help="comma-separated task types to claim (default: every type in handlers)")
     p.add_argument("--lease-seconds", type=float, default=30.0)
@@ -40,6 +41,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         dsn,
         load_handlers(a.handlers),
         concurrency=a.concurrency,
+        prefetch=a.prefetch,
         queues=[q for q in a.queues.split(",") if q],
         lease_seconds=a.lease_seconds,
         heartbeat_seconds=a.heartbeat_seconds,
