@@ -5,7 +5,7 @@ import { backoffDelay } from '../src/tasks/backoff.js';
 import { builtinHandlers } from '../src/tasks/builtin.js';
 import { LazyAbort } from '../src/tasks/context.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
-import { failTasks } from '../src/tasks/worker-sql.js';
+import { failTasks } from '../src/tasks/completion.js';
 import { claimTasks as claimWith } from '../src/tasks/claim.js';
 import type { Queryable } from '../src/db/types.js';
 import type { TaskContext } from '../src/tasks/types.js';

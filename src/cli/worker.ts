@@ -13,7 +13,8 @@ import { invalidInput } from '../errors.js';
 import { createTaskFacts } from '../facts/index.js';
 import { joinAsWorker, attachRegistry, type WorkerMembership } from '../registry/worker-membership.js';
 import { builtinHandlers } from '../tasks/builtin.js';
-import { Dispatcher } from '../tasks/dispatcher.js';
+import { Dispatcher, type DispatcherOptions } from '../tasks/dispatcher.js';
+import { resolveOptions } from '../tasks/dispatcher-options.js';
 import type { HandlerMap, TaskLogger } from '../tasks/types.js';
 import { openDb, parseIntOption } from './context.js';
 
@@ -47,7 +48,7 @@ interface WorkerOptions {
   prefetch?: number;
   types?: string;
   leaseSeconds: number;
-  heartbeatSeconds: number;
+  heartbeatSeconds?: number;
   maxAttempts: number;
   pollMs: number;
   graceSeconds: number;
@@ -71,7 +72,11 @@ export function registerWorkerCommand(program: Command): void {
     .option('--no-schedules', 'do not fire cron schedules (task_schedules) from this worker')
     .option('--types <a,b>', 'claim only these task types (default: every type with a handler)')
     .option('--lease-seconds <s>', 'lease length; an unrenewed running task is recovered after it', parseSeconds('--lease-seconds'), 30)
-    .option('--heartbeat-seconds <s>', 'lease renewal interval (a cancel reaches the handler within it)', parseSeconds('--heartbeat-seconds'), 5)
+    .option(
+      '--heartbeat-seconds <s>',
+      'lease renewal interval (a cancel reaches the handler within it; default: a third of the lease, at most 5)',
+      parseSeconds('--heartbeat-seconds'),
+    )
     .option('--max-attempts <n>', 'executions per task before it fails', parseIntOption('--max-attempts', 1, 1000), 3)
     .option('--poll-ms <ms>', 'poll interval besides LISTEN/NOTIFY', parseIntOption('--poll-ms', 5, 3_600_000), 1000)
     .option('--grace-seconds <s>', 'on SIGTERM, how long running handlers may finish', parseSeconds('--grace-seconds'), 10)
@@ -94,8 +99,7 @@ export function registerWorkerCommand(program: Command): void {
           ?.split(',')
           .map((t) => t.trim())
           .filter(Boolean);
-        if (opts.registry && !opts.ownerId) membership = await joinAsWorker(db, { logicalId: opts.logicalId, actorName: 'worker', logger });
-        dispatcher = new Dispatcher(db, {
+        const options: DispatcherOptions = {
           handlers,
           ...(types ? { types } : {}),
           queues: opts.queues
@@ -107,10 +111,9 @@ export function registerWorkerCommand(program: Command): void {
           concurrency: opts.concurrency,
           ...(opts.prefetch !== undefined ? { prefetch: opts.prefetch } : {}),
           leaseSeconds: opts.leaseSeconds,
-          heartbeatSeconds: opts.heartbeatSeconds,
+          ...(opts.heartbeatSeconds !== undefined ? { heartbeatSeconds: opts.heartbeatSeconds } : {}),
           maxAttempts: opts.maxAttempts,
           pollIntervalMs: opts.pollMs,
-          ...(opts.ownerId ? { ownerId: opts.ownerId } : membership ? { ownerId: membership.instanceId } : {}),
           logger,
           // Handlers read and produce facts through ctx.facts; the task<->fact edges are written for them.
           taskFacts: createTaskFacts,
@@ -118,7 +121,12 @@ export function registerWorkerCommand(program: Command): void {
             if (e.kind === 'failed') log.warn({ taskId: e.id, error: e.error, final: e.final }, 'task attempt failed');
             else if (e.kind === 'lost') log.warn({ taskId: e.id, reason: e.reason }, 'task lost');
           },
-        });
+        };
+        // Validate every option before anything is written (the registry row included).
+        resolveOptions(options);
+        if (opts.registry && !opts.ownerId) membership = await joinAsWorker(db, { logicalId: opts.logicalId, actorName: 'worker', logger });
+        const ownerId = opts.ownerId ?? membership?.instanceId;
+        dispatcher = new Dispatcher(db, { ...options, ...(ownerId ? { ownerId } : {}) });
         const detach = membership ? attachRegistry(dispatcher, membership.client) : undefined;
         await dispatcher.start();
         log.info({ database: db.description, ownerId: dispatcher.ownerId, types: types ?? Object.keys(handlers) }, 'worker ready');

@@ -140,8 +140,24 @@ export class RegistryClient extends EventEmitter<RegistryClientEvents> {
    */
   get trusted(): boolean {
     if (!this.id || this.closing || this.fencedId) return false;
-    const margin = Math.min(2000, this.livenessMs / 5);
-    return performance.now() - this.confirmedAt < this.livenessMs - margin;
+    return performance.now() < this.trustedUntil;
+  }
+
+  /**
+   * performance.now() until which `trusted` holds (−Infinity when closed or fenced): the
+   * dispatcher's self-fence deadline for a registered worker (the contract is in
+   * src/tasks/timing.ts). The database declares the instance dead no earlier than
+   * livenessMs after the last accepted beat LANDED; this is measured from when it was SENT,
+   * minus a margin, so it always comes first.
+   */
+  get trustedUntil(): number {
+    if (!this.id || this.closing || this.fencedId) return Number.NEGATIVE_INFINITY;
+    return this.confirmedAt + this.livenessMs - Math.min(2000, this.livenessMs / 5);
+  }
+
+  /** The last heartbeat landed (false while beats fail, and until a fenced instance re-registered). */
+  get healthy(): boolean {
+    return this.failures === 0 && this.trusted;
   }
 
   get closed(): boolean {

@@ -10,13 +10,18 @@ import { startReconciler, type ReconcilerOptions } from './reconciler.js';
 export interface ClaimingControl {
   pauseClaiming(): void;
   resumeClaiming(newOwnerId: string): void;
+  /** Claims then require the instance to be alive, and the self-fence follows its heartbeat. */
+  useMembership?(m: { readonly instanceId: string | null; readonly trustedUntil: number; readonly healthy: boolean }): void;
 }
 
 /**
- * Pause claiming on 'fenced', resume with the new instance id on re-registration. Returns a
- * function that detaches the listeners.
+ * Pause claiming on 'fenced', resume with the new instance id on re-registration (the claim
+ * statement refuses a dead instance anyway, and a fenced worker has given its tasks up before
+ * anyone could take them over: src/tasks/timing.ts). Returns a function that detaches the
+ * listeners.
  */
 export function attachRegistry(dispatcher: ClaimingControl, client: RegistryClient): () => void {
+  dispatcher.useMembership?.(client);
   const onFenced = () => dispatcher.pauseClaiming();
   const onRegistered = (e: { instanceId: string; previousInstanceId: string | null }) => {
     if (e.previousInstanceId !== null) dispatcher.resumeClaiming(e.instanceId);

@@ -35,6 +35,14 @@ export interface ClaimOptions {
    */
   limitsLocked: boolean;
   lockedQueues?: readonly string[];
+  /**
+   * The claimer's registry instance id when it is registered: the statement then takes rows
+   * only while that instance is `alive` in the current epoch and within the liveness window
+   * (database clock), so a worker the registry declared dead claims nothing under that id even
+   * if its own clock disagrees. null for unregistered (library) dispatchers, which are fenced
+   * by their leases alone.
+   */
+  aliveInstance?: string | null;
 }
 
 /**
@@ -43,7 +51,9 @@ export interface ClaimOptions {
  * per-queue window.
  */
 function claimSql(limited: boolean): string {
-  const qs = limited
+  // $7 (fast) / $8 (limited): the registered claimer's instance id, or NULL.
+  const alive = limited ? '$8' : '$7';
+  const qs0 = limited
     ? `SELECT q.name,
               CASE WHEN l.queue IS NULL THEN $2::int
                    ELSE greatest(0, l.max_running - (SELECT count(*)::int FROM tasks r WHERE r.status = 'running' AND r.queue = q.name)) END AS slots
@@ -52,6 +62,11 @@ function claimSql(limited: boolean): string {
     : `SELECT q.name, $2::int AS slots
          FROM unnest($4::text[]) AS q(name)
         WHERE NOT EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = q.name)`;
+  const qs = `SELECT * FROM (${qs0}) q0
+   WHERE ${alive}::uuid IS NULL
+      OR EXISTS (SELECT 1 FROM registry_instance ri JOIN cluster_metadata cm ON cm.id = 1
+                  WHERE ri.instance_id = ${alive}::uuid AND ri.status = 'alive' AND ri.cluster_epoch = cm.current_epoch
+                    AND ri.last_heartbeat > now() - make_interval(secs => cm.liveness_seconds))`;
   const pick = limited
     ? `SELECT r.tid FROM (
          SELECT cand.*, row_number() OVER (PARTITION BY cand.queue ORDER BY cand.eff, cand.due, cand.created_at) AS nq FROM cand) r
@@ -92,16 +107,19 @@ RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.atte
 }
 
 const CLAIM_FAST = claimSql(false);
+/** Idle-in-transaction limit of the limited claim (ms): it is two statements long. */
+const LIMITED_CLAIM_IDLE_TIMEOUT_MS = 5000;
 const CLAIM_LIMITED = claimSql(true);
 
 /** One claim statement (autocommit, or inside the caller's transaction). attempts + 1: executions started. */
 export async function claimTasks(q: Queryable, o: ClaimOptions): Promise<TaskRecord[]> {
   const params = [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds];
+  const alive = o.aliveInstance ?? null;
   // The common case runs as a named prepared statement on the server pool (planned once per
   // connection); the limited variant runs inside the caller's transaction.
   const res = o.limitsLocked
-    ? await q.query<TaskRecord>(CLAIM_LIMITED, [...params, o.lockedQueues ?? []])
-    : await prepared<TaskRecord>(q, 'claim', CLAIM_FAST, params);
+    ? await q.query<TaskRecord>(CLAIM_LIMITED, [...params, o.lockedQueues ?? [], alive])
+    : await prepared<TaskRecord>(q, 'claim', CLAIM_FAST, [...params, alive]);
   return res.rows;
 }
 
@@ -123,6 +141,9 @@ export async function claimWithLimits(
   limited: readonly string[],
 ): Promise<TaskRecord[]> {
   return db.transaction(async (tx) => {
+    // A claimer cut off mid-transaction must not hold the limit rows until TCP notices: the
+    // server ends the transaction after this idle time.
+    await tx.query(`SET LOCAL idle_in_transaction_session_timeout = ${LIMITED_CLAIM_IDLE_TIMEOUT_MS}`);
     await tx.query('SELECT queue FROM queue_limits WHERE queue = ANY($1::text[]) ORDER BY queue FOR UPDATE', [limited]);
     return claimTasks(tx, { ...o, limitsLocked: true, lockedQueues: limited });
   });

@@ -1,8 +1,10 @@
-/** Dispatcher options, events and the normalisation of options (defaults, validation). */
+/** Dispatcher options, events and the normalisation of options (defaults from defaults.ts, validation). */
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import type { BackoffOptions } from './backoff.js';
 import type { LazyAbort } from './context.js';
+import { DEFAULTS } from './defaults.js';
+import { checkTiming, heartbeatSecondsFor, type MembershipClock } from './timing.js';
 import type { HandlerMap, TaskFacts, TaskLogger, TaskRecord } from './types.js';
 
 export interface DispatcherOptions {
@@ -17,9 +19,17 @@ export interface DispatcherOptions {
    * They hold a lease (and are handed back on shutdown). @defaultValue concurrency
    */
   prefetch?: number;
-  /** Lease length; a running task not renewed for this long is recovered by any worker. @defaultValue 30 */
+  /**
+   * Lease length; a running task not renewed for this long is recovered. The worker itself
+   * gives a task up (ctx.signal fires, reason `lease unrenewable`) a margin before that when it
+   * cannot renew (timing.ts). @defaultValue 30
+   */
   leaseSeconds?: number;
-  /** Lease renewal interval (also how soon a cancel reaches a running handler). @defaultValue 5 */
+  /**
+   * Lease renewal interval (also how soon a cancel reaches a running handler without
+   * notifications). Must be shorter than leaseSeconds minus the self-fence margin (timing.ts).
+   * @defaultValue a third of leaseSeconds, at most 5
+   */
   heartbeatSeconds?: number;
   /** Executions per task, on every path (failure, timeout, lease expiry). @defaultValue 3 */
   maxAttempts?: number;
@@ -32,7 +42,10 @@ export interface DispatcherOptions {
   resultMaxBytes?: number;
   /** Poll for work this often even without notifications (run_after, missed NOTIFYs). @defaultValue 1000 */
   pollIntervalMs?: number;
-  /** How often this worker sweeps for expired leases and stuck dependents. @defaultValue min(5000, leaseSeconds·500) */
+  /**
+   * How often the maintenance pass (recovery, expiry, healing) runs; one process in the
+   * cluster does each pass. @defaultValue leaseSeconds·500 ms, within 100..5000
+   */
   recoveryIntervalMs?: number;
   /** Also recover tasks of registry instances that are dead or silent. @defaultValue true */
   recoverDeadOwners?: boolean;
@@ -59,6 +72,13 @@ export interface DispatcherOptions {
   schedules?: boolean;
   /** How often schedules are evaluated. @defaultValue 1000 */
   scheduleIntervalMs?: number;
+  /**
+   * Registry membership (attachRegistry sets it): claims then require this instance to be alive
+   * in the current epoch, in the claim statement itself, and the self-fence deadline also
+   * follows the registry heartbeat. Without it (a library dispatcher with its own owner id)
+   * leases alone fence the worker.
+   */
+  membership?: MembershipClock;
 }
 
 export type DispatcherEvent =
@@ -70,6 +90,8 @@ export type DispatcherEvent =
   /** The handler threw TaskSuspended: the task waits in the database; no outcome written. */
   | { kind: 'suspended'; id: string; waitingFor: string }
   | { kind: 'recovered'; ids: string[] }
+  /** The worker could not renew in time and gave these tasks up before anyone could take them over. */
+  | { kind: 'fenced'; ids: string[]; reason: string }
   | { kind: 'error'; where: string; error: unknown };
 
 /** A task this worker holds a lease on. */
@@ -80,32 +102,63 @@ export interface Held {
   /** Fires ctx.signal (cancel, lease loss, timeout, shutdown). */
   abort: LazyAbort;
   timer?: NodeJS.Timeout;
+  /** performance.now() when the last claim or renewal of this task that landed was sent (the self-fence clock). */
+  leaseSentAt: number;
   progress?: { done: number; total?: number };
 }
 
-export type ResolvedOptions = Required<
-  Pick<DispatcherOptions, 'concurrency' | 'prefetch' | 'leaseSeconds' | 'heartbeatSeconds' | 'maxAttempts' | 'pollIntervalMs'>
->;
+export interface ResolvedOptions {
+  concurrency: number;
+  prefetch: number;
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+  maxAttempts: number;
+  pollIntervalMs: number;
+  recoveryIntervalMs: number;
+  limitsRefreshMs: number;
+  scheduleIntervalMs: number;
+  agingSeconds: number;
+  resultMaxBytes: number;
+  queues: string[];
+}
 
-/** Validate options (SEEDCORE_INVALID_INPUT) and apply defaults; returns the claimed types too. */
+/**
+ * Validate options (SEEDCORE_INVALID_INPUT) and apply defaults; returns the claimed types too.
+ * Pure: callers validate before they register or write anything.
+ */
 export function resolveOptions(o: DispatcherOptions): { options: ResolvedOptions; types: string[] } {
   if (!o || typeof o.handlers !== 'object' || o.handlers === null) throw invalidInput('dispatcher: handlers (type → async function) are required');
   for (const [t, h] of Object.entries(o.handlers)) if (typeof h !== 'function') throw invalidInput(`dispatcher: handler for '${t}' is not a function`);
   const types = o.types ?? Object.keys(o.handlers);
   for (const t of types) if (!o.handlers[t]) throw invalidInput(`dispatcher: no handler for type '${t}'`);
-  const concurrency = o.concurrency ?? 8;
   const num = (name: string, v: number, min: number): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw invalidInput(`dispatcher: ${name} must be a number ≥ ${min}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw invalidInput(`dispatcher: ${name} must be a number ≥ ${min}`, { field: name });
     return v;
   };
+  const queues = o.queues ?? [...DEFAULTS.queues];
+  if (!Array.isArray(queues) || queues.length === 0 || queues.some((q) => typeof q !== 'string' || q.length < 1 || q.length > 200))
+    throw invalidInput('dispatcher: queues must be a non-empty array of queue names (1–200 characters)', { field: 'queues' });
+  const concurrency = num('concurrency', o.concurrency ?? DEFAULTS.concurrency, 1);
+  const leaseSeconds = num('leaseSeconds', o.leaseSeconds ?? DEFAULTS.leaseSeconds, 0.1);
+  const heartbeatSeconds = num('heartbeatSeconds', o.heartbeatSeconds ?? heartbeatSecondsFor(leaseSeconds), 0.01);
+  checkTiming(leaseSeconds, heartbeatSeconds);
+  const recoveryDefault = Math.max(
+    DEFAULTS.recoveryMinIntervalMs,
+    Math.min(DEFAULTS.recoveryMaxIntervalMs, leaseSeconds * 1000 * DEFAULTS.recoveryLeaseFraction),
+  );
   const options: ResolvedOptions = {
-    concurrency: num('concurrency', concurrency, 1),
-    prefetch: num('prefetch', o.prefetch ?? concurrency, 0),
-    leaseSeconds: num('leaseSeconds', o.leaseSeconds ?? 30, 0.1),
-    heartbeatSeconds: num('heartbeatSeconds', o.heartbeatSeconds ?? 5, 0.01),
-    maxAttempts: num('maxAttempts', o.maxAttempts ?? 3, 1),
-    pollIntervalMs: num('pollIntervalMs', o.pollIntervalMs ?? 1000, 5),
+    concurrency,
+    prefetch: num('prefetch', o.prefetch ?? concurrency * DEFAULTS.prefetchPerSlot, 0),
+    leaseSeconds,
+    heartbeatSeconds,
+    maxAttempts: num('maxAttempts', o.maxAttempts ?? DEFAULTS.maxAttempts, 1),
+    pollIntervalMs: num('pollIntervalMs', o.pollIntervalMs ?? DEFAULTS.pollIntervalMs, 5),
+    recoveryIntervalMs: num('recoveryIntervalMs', o.recoveryIntervalMs ?? recoveryDefault, 10),
+    limitsRefreshMs: num('limitsRefreshMs', o.limitsRefreshMs ?? DEFAULTS.limitsRefreshMs, 10),
+    scheduleIntervalMs: num('scheduleIntervalMs', o.scheduleIntervalMs ?? DEFAULTS.scheduleIntervalMs, 10),
+    agingSeconds: num('agingSeconds', o.agingSeconds ?? DEFAULTS.agingSeconds, 0),
+    resultMaxBytes: num('resultMaxBytes', o.resultMaxBytes ?? DEFAULTS.resultMaxBytes, 0),
+    queues,
   };
-  if (options.heartbeatSeconds >= options.leaseSeconds) throw invalidInput('dispatcher: heartbeatSeconds must be shorter than leaseSeconds');
   return { options, types };
 }

@@ -5,8 +5,8 @@
  * outcome is written at once (no timer to wait for).
  */
 import type { Db, Queryable } from '../db/types.js';
-import { isConnectionError } from '../errors.js';
-import { completeAny, completeLeaves, failTasks, type Completion, type Failure } from './worker-sql.js';
+import { completeAny, completeLeaves, failTasks, type Completion, type Failure } from './completion.js';
+import { DEFAULTS } from './defaults.js';
 
 export type WrittenOutcome = { kind: 'completed' } | { kind: 'failed'; error: string; final: boolean } | { kind: 'lost' };
 
@@ -17,9 +17,12 @@ export interface OutcomeWriterHooks {
   afterComplete(tx: Queryable, ids: string[]): Promise<unknown>;
   /** Runs in the failing transaction for tasks that ended `failed`. */
   afterFail(tx: Queryable, ids: string[]): Promise<unknown>;
+  /**
+   * Whether the worker still holds the task's lease by its own clock (before its self-fence
+   * deadline, not lost). An outcome is retried exactly as long as this holds.
+   */
+  stillOurs(id: string): boolean;
 }
-
-const BATCH = 1000;
 
 export class OutcomeWriter {
   private completions: Completion[] = [];
@@ -31,7 +34,7 @@ export class OutcomeWriter {
   constructor(
     private readonly db: Db,
     private readonly hooks: OutcomeWriterHooks,
-    private readonly maxWriters = 2,
+    private readonly maxWriters: number = DEFAULTS.outcomeWriters,
   ) {}
 
   complete(c: Completion): void {
@@ -70,10 +73,10 @@ export class OutcomeWriter {
   private startWriter(): Promise<void> {
     const run = async (): Promise<void> => {
       while (this.pending) {
-        const c = this.completions.splice(0, BATCH);
-        const f = this.failures.splice(0, BATCH);
-        if (c.length > 0) await this.persist('complete', () => this.writeCompletions(c), c);
-        if (f.length > 0) await this.persist('fail', () => this.writeFailures(f), f);
+        const c = this.completions.splice(0, DEFAULTS.outcomeBatch);
+        const f = this.failures.splice(0, DEFAULTS.outcomeBatch);
+        if (c.length > 0) await this.persist('complete', (b) => this.writeCompletions(b), c);
+        if (f.length > 0) await this.persist('fail', (b) => this.writeFailures(b), f);
       }
     };
     const p: Promise<void> = run().finally(() => {
@@ -84,21 +87,32 @@ export class OutcomeWriter {
     return p;
   }
 
-  /** Retry while the database is unreachable (restart): the outcome must not be lost. */
-  private async persist(where: string, fn: () => Promise<void>, batch: readonly { id: string }[]): Promise<void> {
+  /**
+   * Write until it lands or the lease is certainly gone. EVERY error is retried, with backoff
+   * (DEFAULTS.outcomeRetryBaseMs doubling to outcomeRetryCapMs): connection errors (server
+   * restart, network, pooler), serialization failures and deadlocks, statement timeouts,
+   * prepared-statement errors behind a pooler, and anything else, since a handler's success must
+   * never become a failure because one write did not land. The lease keeper keeps renewing
+   * these tasks meanwhile (they stay held until written), so nobody else may run them. A write
+   * is given up only for tasks that are no longer ours by the worker's own clock (self-fenced,
+   * lost, cancelled): those are reported `lost` and may run again elsewhere. Outcomes that
+   * cannot succeed on any retry (a result jsonb cannot store) are turned into permanent failures
+   * by the execution before they get here.
+   */
+  private async persist<T extends { id: string }>(where: string, write: (batch: T[]) => Promise<void>, batch: readonly T[]): Promise<void> {
+    let pending = [...batch];
     for (let attempt = 0; ; attempt++) {
+      const gone = pending.filter((x) => !this.hooks.stillOurs(x.id));
+      if (gone.length > 0) {
+        for (const x of gone) this.hooks.onWritten(x.id, { kind: 'lost' });
+        pending = pending.filter((x) => this.hooks.stillOurs(x.id));
+      }
+      if (pending.length === 0) return;
       try {
-        return await fn();
+        return await write(pending);
       } catch (e) {
         this.hooks.onError(where, e);
-        // Other errors are retried a few times; then the tasks are given up as lost here: the
-        // worker stops renewing their leases, they expire and another worker recovers them
-        // (nothing is lost, they run again).
-        if (!isConnectionError(e) && !isConnectionError((e as { cause?: unknown }).cause) && attempt >= 2) {
-          for (const x of batch) this.hooks.onWritten(x.id, { kind: 'lost' });
-          return;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        await new Promise((r) => setTimeout(r, Math.min(DEFAULTS.outcomeRetryCapMs, DEFAULTS.outcomeRetryBaseMs * 2 ** attempt)));
       }
     }
   }

@@ -133,7 +133,24 @@ export class TaskSchedules {
    * Safe to call from any number of processes at once. Returns what this call fired.
    */
   async fireDue(): Promise<{ name: string; slot: Date; taskId: string }[]> {
-    const res = await this.db.query<{ name: string; cron: string; timezone: string; last_slot: Date; now: Date }>(
+    return fireDueSlots(this.db, null);
+  }
+}
+
+/**
+ * Fire due slots, each in its own transaction, or (`within` given: the maintenance pass's
+ * transaction) each under a savepoint, so one failing schedule does not keep the others from
+ * firing.
+ */
+export async function fireDueSlots(
+  db: Db,
+  within: Queryable | null,
+  onError: (e: unknown) => void = (e) => {
+    throw e;
+  },
+): Promise<{ name: string; slot: Date; taskId: string }[]> {
+  {
+    const res = await (within ?? db).query<{ name: string; cron: string; timezone: string; last_slot: Date; now: Date }>(
       'SELECT name, cron, timezone, last_slot, now() AS now FROM task_schedules WHERE enabled ORDER BY name',
     );
     const fired: { name: string; slot: Date; taskId: string }[] = [];
@@ -145,7 +162,18 @@ export class TaskSchedules {
         continue; // edited by hand into something invalid: skip, `schedules list` shows it
       }
       if (!slot) continue;
-      const taskId = await this.db.transaction((tx) => fireSlot(tx, this.db, s, slot as Date));
+      const at = slot;
+      let taskId: string | null = null;
+      if (within) {
+        await within.query('SAVEPOINT seedcore_schedule_slot');
+        try {
+          taskId = await fireSlot(within, db, s, at);
+          await within.query('RELEASE SAVEPOINT seedcore_schedule_slot');
+        } catch (e) {
+          await within.query('ROLLBACK TO SAVEPOINT seedcore_schedule_slot');
+          onError(e);
+        }
+      } else taskId = await db.transaction((tx) => fireSlot(tx, db, s, at));
       if (taskId) fired.push({ name: s.name, slot, taskId });
     }
     return fired;
