@@ -183,6 +183,8 @@ class Worker:
         self._membership: Optional[Membership] = None
         self._threads: List[threading.Thread] = []
         self._last_renew_ok = time.monotonic()
+        #: Set once the notification listener is subscribed (cancels then arrive at once).
+        self.listening = threading.Event()
 
     # -- public ---------------------------------------------------------------------------
 
@@ -208,6 +210,7 @@ class Worker:
             heartbeat_jitter=self.registry_heartbeat_seconds * 2 / 3,
             on_fenced=self._on_fenced, on_registered=self._on_registered)
         self._owner = self._membership.start()
+        self._last_renew_ok = time.monotonic()
         self._writer = OutcomeWriter(self._pool, self.lease_seconds, self._on_written)
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="seedcore-task")
         for target, name in ((self._renew_loop, "seedcore-renew"), (self._recovery_loop, "seedcore-recovery")):
@@ -234,6 +237,11 @@ class Worker:
             trusted = membership is not None and membership.trusted
             if not trusted and self._running:
                 self._cancel_all("registry heartbeat not confirmed (self-fenced)")
+            if self._running and time.monotonic() - self._last_renew_ok > self.self_fence_after:
+                # Renewals have not landed for 2/3 of the lease (failing, or hanging on a dead
+                # route): stop claiming and stop the handlers before anyone may take over.
+                self._paused.set()
+                self._cancel_all("lease unrenewable")
             free = self.concurrency + self.prefetch - len(self._running)
             claimed = 0
             if free > 0 and trusted and not self._paused.is_set():
@@ -395,6 +403,7 @@ class Worker:
             try:
                 conn.execute("LISTEN seedcore_tasks")
                 conn.execute("LISTEN seedcore_task_cancel")
+                self.listening.set()
                 pg = conn.pgconn
                 while not self._stopping.is_set():
                     ready, _, _ = select.select([pg.socket], [], [], 0.5)
