@@ -65,6 +65,9 @@ for (const kind of BACKENDS) {
         (await searchFacts(t.db, { query: 'ferry timetable', asOf: '2999-06-01T00:00:00Z' })).hits.map((h) => h.id),
         [f.id],
       );
+      const gone = await invalidateFact(t.db, f.id, { reason: 'the timetable was withdrawn' });
+      assert.equal(gone.valid_to?.toISOString(), '2999-01-01T00:00:00.000Z', 'a fact that never started ends where it starts');
+      assert.deepEqual((await searchFacts(t.db, { query: 'ferry timetable', asOf: '2999-06-01T00:00:00Z' })).hits, []);
     });
 
     it('ranks by text relevance × (0.5 + 0.5 × confidence) and filters by minimum confidence', async () => {

@@ -253,7 +253,11 @@ export async function invalidateFact(db: Queryable, idOrPrefix: string, options:
       throw new SeedCoreError('SEEDCORE_CONFLICT', `fact ${id} was already invalidated at ${row.valid_to.toISOString()}`, { details: { id } });
     if (at !== null && new Date(at) < row.valid_from)
       throw invalidInput(`at must not be before the fact's valid_from (${row.valid_from.toISOString()})`, { field: 'at' });
-    await q.query('UPDATE facts SET valid_to = coalesce($2::timestamptz, now()), invalid_reason = $3 WHERE id = $1', [id, at, reason]);
+    // Without `at`: from now, or from valid_from for a fact that has not started to hold yet.
+    await q.query(
+      'UPDATE facts SET valid_to = coalesce($2::timestamptz, greatest(now(), coalesce(valid_from, created_at))), invalid_reason = $3 WHERE id = $1',
+      [id, at, reason],
+    );
     return toFact((await q.query<FactRow>(`SELECT ${FACT_COLUMNS} FROM facts f WHERE f.id = $1`, [id])).rows[0] as FactRow);
   });
 }
