@@ -137,6 +137,12 @@ export {
 export { buildServer, type ServerOptions, type SeedCoreServer } from './server/app.js';
 export { startService, type ServiceOptions, type RunningService } from './server/service.js';
 export { isEmptyDatabase, loadDemoData, type DemoSummary } from './demo/load.js';
+// Durable tasks: ctx.step / sleepFor / awaitEvent / spawn / awaitTasks (TaskContext), events from outside.
+export { TaskSuspended, isTaskSuspended } from './tasks/suspend.js';
+export { emitTaskEvent } from './tasks/durable/events.js';
+export { pruneTaskEvents } from './tasks/retention.js';
+export type { SpawnOptions } from './tasks/types.js';
+export type { DurableView, TaskRun } from './tasks/durable/inspect.js';
 export {
   TaskSchedules,
   ScheduleRunner,

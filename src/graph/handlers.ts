@@ -18,7 +18,9 @@ async function graphEmbed(db: Db, task: TaskRecord, ctx: TaskContext): Promise<u
   const start = await resolveStart(db, p);
   const k = p.k ?? 2;
   if (!Number.isInteger(k)) throw invalidInput(`k must be an integer (got ${JSON.stringify(k)})`);
-  const r = await embedNeighborhood(db, start.ids, { k: k as number, signal: ctx.signal });
+  // A step: when the attempt fails after the embedding (or the worker dies before the
+  // completion lands), the retry returns the stored figures instead of embedding again.
+  const r = await ctx.step('embed', () => embedNeighborhood(db, start.ids, { k: k as number, signal: ctx.signal }));
   ctx.progress(r.embedded, r.embedding_count);
   return {
     embedded: r.embedded,
@@ -37,7 +39,9 @@ export function graphHandlers(db: Db): HandlerMap {
   return {
     graph_embed: (task, ctx) => graphEmbed(db, task, ctx),
     graph_rag_query: async (task, ctx) => {
-      const result = await ragQuery(db, task.params ?? {}, ctx.signal);
+      // A step: a retry after the answer was computed (e.g. the fact-edge write below failed)
+      // reuses the stored answer instead of running the query again.
+      const result = await ctx.step('rag', () => ragQuery(db, task.params ?? {}, ctx.signal));
       // Record the facts the answer used as read by this task (task_reads_fact edges), through
       // ctx.facts, so the graph keeps the memory-action loop.
       if (result.facts.length > 0) await ctx.facts.read(result.facts.map((f) => f.fact_id));
