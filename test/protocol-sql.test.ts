@@ -354,6 +354,38 @@ for (const kind of BACKENDS) {
       );
     });
 
+    it('complete_tasks completes a batch (compare-and-set per row, dependents released); release_task gives the attempt back', async () => {
+      const [a, b, c, dep] = await insert(t.db, [
+        { type: 'x', status: 'queued' },
+        { type: 'x', status: 'queued' },
+        { type: 'x', status: 'queued' },
+        { type: 'y', status: 'created' },
+      ]);
+      await t.db.query('INSERT INTO task_depends_on_task (src_task_id, dst_task_id) VALUES ($1, $2)', [dep, a]);
+      const claimed = await t.db.query<{ id: string }>("SELECT id FROM claim_tasks('w', 3, 30, ARRAY['x'])");
+      assert.equal(claimed.rowCount, 3);
+      await t.db.query("UPDATE tasks SET owner_id = 'other' WHERE id = $1", [b]);
+      const written = await t.db.query<{ id: string }>("SELECT id FROM complete_tasks('w', $1::jsonb) AS id ORDER BY id", [
+        JSON.stringify({ [a as string]: { n: 1 }, [b as string]: { n: 2 } }),
+      ]);
+      assert.deepEqual(
+        written.rows.map((r) => r.id),
+        [a],
+        'b is no longer ours',
+      );
+      const rows = await t.db.query<{ id: string; status: string; result: unknown; attempts: number }>(
+        'SELECT id, status::text AS status, result, attempts FROM tasks WHERE id = ANY($1::uuid[])',
+        [[a, b, c, dep]],
+      );
+      const by = new Map(rows.rows.map((r) => [r.id, r]));
+      assert.deepEqual([by.get(a as string)?.status, by.get(a as string)?.result], ['completed', { n: 1 }]);
+      assert.equal(by.get(b as string)?.status, 'running');
+      assert.equal(by.get(dep as string)?.status, 'queued', 'the dependent was released in the same call');
+      assert.equal((await t.db.query<{ ok: boolean }>("SELECT release_task($1, 'other') AS ok", [c])).rows[0]?.ok, false);
+      assert.equal((await t.db.query<{ ok: boolean }>("SELECT release_task($1, 'w') AS ok", [c])).rows[0]?.ok, true);
+      assert.deepEqual([by.get(c as string)?.attempts, (await row(t.db, c as string)).attempts, (await row(t.db, c as string)).status], [1, 0, 'queued']);
+    });
+
     it('a registry instance that is dead claims nothing (an alive one does)', async () => {
       await t.db.query('INSERT INTO cluster_metadata (id, current_epoch) VALUES (1, gen_random_uuid()) ON CONFLICT (id) DO NOTHING');
       const alive = '00000000-0000-4000-8000-000000000001';

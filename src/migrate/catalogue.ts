@@ -106,6 +106,8 @@ export const EXPECTED_FUNCTIONS = [
   'claim_tasks(text,integer,double precision,text[],text[],double precision)',
   'renew_task_leases(text,uuid[],double precision)',
   'complete_task(uuid,text,jsonb)',
+  'complete_tasks(text,jsonb)',
+  'release_task(uuid,text)',
   'fail_task(uuid,text,text,double precision,integer)',
   'cancel_task(uuid,text)',
   'recover_stale_tasks(integer,integer,boolean)',
