@@ -6,23 +6,25 @@
  * - ```bash / ```sh / ```shell / ```console: every line (continuations joined) that starts with
  *   `seedcore` or `npx seedcore` is run, unless it is a synopsis — outside quotes and comments
  *   it has a placeholder: `[--opt]`, `[options]`, `<arg>`, `…`, `a|b`, or an all-capitals word
- *   such as `TYPE` or `N`. It must exit 0 and print a result (not nothing, not "no … found",
+ *   such as `TYPE` or `N`, or it starts a process that runs until signalled (`serve`,
+ *   `worker`). It must exit 0 and print a result (not nothing, not "no … found",
  *   not `[]`), so an example that finds nothing on the demo data fails.
  * - ```ts / ```typescript: a block that imports from 'seedcore' and has no `…` outside `//`
  *   comments is a program; it is transpiled and run as an ES module and must exit 0.
  * Everything else (```text synopses, fragments without an import) is prose. Within a file the
  * examples run in document order; all files share one database per backend, README.md first.
  *
- * CLI lines run through the CLI's `main()` in one child process per group of consecutive lines
- * (the code path of bin/seedcore.js without a node start-up per line, which keeps this file
- * well under a minute on PGlite); programs run in their own `node` process.
+ * The examples of one file run in one child process, in order: a CLI line through the CLI's
+ * `main()` (the code path of bin/seedcore.js, without a node start-up per line), a program by
+ * importing it. Each CLI line on PGlite still opens the data directory (~0.5 s of CPU), which
+ * is most of this file's time.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import ts from 'typescript';
 import { PGliteDb } from '../src/db/index.js';
@@ -69,6 +71,9 @@ export function isSynopsis(line: string): boolean {
   return /\[-|\[[a-z]|<[^>]*>|…|\||\b[A-Z][A-Z0-9_]*\b/.test(bare(line));
 }
 
+/** Commands that run until they are signalled: shown, never run here. */
+const LONG_RUNNING = /^(npx )?seedcore\s+(?:--?\S+\s+(?:[^-\s]\S*\s+)?)*(serve|worker)\b/;
+
 /** The examples of one markdown file, in document order. */
 export function examples(file: string, text: string): Step[] {
   const steps: Step[] = [];
@@ -88,7 +93,7 @@ export function examples(file: string, text: string): Step[] {
         let line = body[j]!;
         while (line.endsWith('\\') && j + 1 < body.length) line = `${line.slice(0, -1)} ${body[++j]!.trim()}`;
         line = line.replace(/^\$ /, '').trim();
-        if (/^(npx )?seedcore(\s|$)/.test(line) && !isSynopsis(line)) steps.push({ kind: 'cli', where: `${file}:${at}`, line });
+        if (/^(npx )?seedcore(\s|$)/.test(line) && !isSynopsis(line) && !LONG_RUNNING.test(line)) steps.push({ kind: 'cli', where: `${file}:${at}`, line });
       }
     } else if ((lang === 'ts' || lang === 'typescript') && /from ['"]seedcore['"]/.test(body.join('\n')) && !withoutComments(body).includes('…')) {
       steps.push({ kind: 'ts', where: `${file}:${start}`, code: body.join('\n') });
@@ -131,19 +136,27 @@ function run(args: string[], env: NodeJS.ProcessEnv, cwd: string, timeoutMs: num
   });
 }
 
-/** Child-process mode: run each argv through the CLI's main() and write the results as JSON. */
+/** What the runner child does for one example. */
+type RunnerStep = { cli: string[] } | { program: string };
+
+/**
+ * Child-process mode: run each step in this one process — a CLI line through the CLI's main()
+ * (exit code from process.exitCode), a program by importing it (it fails if the import
+ * rejects) — capturing what each writes, and write the results as JSON.
+ */
 async function runnerMain(spec: string): Promise<void> {
-  const { commands, out } = JSON.parse(readFileSync(spec, 'utf8')) as { commands: string[][]; out: string };
+  const { steps, out } = JSON.parse(readFileSync(spec, 'utf8')) as { steps: RunnerStep[]; out: string };
   const { main } = (await import(MAIN)) as { main: (argv: string[]) => Promise<void> };
   const results: CliResult[] = [];
   const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
-  for (const argv of commands) {
+  for (const step of steps) {
     const r: CliResult = { code: 0, stdout: '', stderr: '' };
     process.stdout.write = ((chunk: string | Uint8Array) => ((r.stdout += chunk.toString()), true)) as typeof process.stdout.write;
     process.stderr.write = ((chunk: string | Uint8Array) => ((r.stderr += chunk.toString()), true)) as typeof process.stderr.write;
     process.exitCode = 0;
     try {
-      await main(['node', 'seedcore', ...argv]);
+      if ('cli' in step) await main(['node', 'seedcore', ...step.cli]);
+      else await import(pathToFileURL(step.program).href);
     } catch (e) {
       r.stderr += e instanceof Error ? (e.stack ?? e.message) : String(e);
       process.exitCode = 1;
@@ -153,8 +166,8 @@ async function runnerMain(spec: string): Promise<void> {
     }
     r.code = Number(process.exitCode ?? 0);
     results.push(r);
+    writeFileSync(out, JSON.stringify(results)); // after each step, so a hang still reports the earlier ones
   }
-  writeFileSync(out, JSON.stringify(results));
   process.exit(0);
 }
 
@@ -193,6 +206,8 @@ if (process.env.SEEDCORE_DOCS_RUNNER) {
         'seedcore knn --k N',
       ])
         assert.ok(isSynopsis(s), s);
+      for (const s of ['seedcore serve', 'npx seedcore --data-dir ./d worker --concurrency 4', 'seedcore serve --port 0']) assert.ok(LONG_RUNNING.test(s), s);
+      assert.ok(!LONG_RUNNING.test('seedcore tasks list --type worker'), '"worker" as an argument');
       for (const s of [
         "seedcore facts search 'postgresql | json' --json",
         'seedcore queues limit reports 2   # [0 pauses] <x>',
@@ -242,36 +257,31 @@ if (process.env.SEEDCORE_DOCS_RUNNER) {
           if (steps.length === 0) continue;
           it(`${file}: ${steps.length} example(s) run`, async () => {
             const cwd = join(work, 'cwd');
-            for (let i = 0; i < steps.length;) {
-              const step = steps[i]!;
-              if (step.kind === 'ts') {
-                const js = ts
-                  .transpileModule(step.code, {
-                    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-                  })
-                  .outputText.replace(/from ['"]seedcore['"]/g, `from '${LIBRARY}'`);
-                const path = join(work, `example-${file.replace(/\W/g, '-')}-${i}.mjs`);
-                writeFileSync(path, js);
-                const r = await run([path], env, cwd, 60_000);
-                assert.equal(r.code, 0, describeFailure(step, r));
-                i++;
-                continue;
-              }
-              const group: CliStep[] = [];
-              while (i < steps.length && steps[i]!.kind === 'cli') group.push(steps[i++] as CliStep);
-              const spec = join(work, 'spec.json');
-              const out = join(work, 'results.json');
-              rmSync(out, { force: true });
-              writeFileSync(spec, JSON.stringify({ commands: group.map((s) => words(s.line)), out }));
-              const r = await run([SELF], { ...env, SEEDCORE_DOCS_RUNNER: spec }, cwd, 120_000);
-              assert.equal(r.code, 0, `CLI runner failed for ${group[0]!.where}…\n${r.stderr}`);
-              const results = JSON.parse(readFileSync(out, 'utf8')) as CliResult[];
-              group.forEach((s, k) => {
-                const res = results[k]!;
-                assert.equal(res.code, 0, describeFailure(s, res));
-                assert.ok(showsAResult(res.stdout), `${describeFailure(s, res)}\n(the example prints no result on the demo data)`);
-              });
-            }
+            const page = file.replace(/\W/g, '-');
+            const runnerSteps: RunnerStep[] = steps.map((step, i) => {
+              if (step.kind === 'cli') return { cli: words(step.line) };
+              const js = ts
+                .transpileModule(step.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+                .outputText.replace(/from ['"]seedcore['"]/g, `from '${LIBRARY}'`);
+              const program = join(work, `${page}-${i}.mjs`);
+              writeFileSync(program, js);
+              return { program };
+            });
+            const spec = join(work, `${page}.spec.json`);
+            const out = join(work, `${page}.results.json`);
+            writeFileSync(spec, JSON.stringify({ steps: runnerSteps, out }));
+            const r = await run([SELF], { ...env, SEEDCORE_DOCS_RUNNER: spec }, cwd, 120_000);
+            const results = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as CliResult[]) : [];
+            steps.forEach((step, k) => {
+              const res = results[k];
+              assert.ok(
+                res,
+                `${step.where}: did not run (the runner exited ${r.code}${k === results.length ? ' during this step' : ''})\n${r.stderr.slice(-3000)}`,
+              );
+              assert.equal(res.code, 0, describeFailure(step, res));
+              if (step.kind === 'cli') assert.ok(showsAResult(res.stdout), `${describeFailure(step, res)}\n(the example prints no result on the demo data)`);
+            });
+            assert.equal(r.code, 0, `the runner exited ${r.code}\n${r.stderr.slice(-3000)}`);
           });
         }
       });
