@@ -105,6 +105,8 @@ for (const kind of BACKENDS) {
       assert.equal((await s.core.tasks.get(task.id)).status, 'queued', 'the refused cancels changed nothing');
       const rebound = await s.app.inject({ url: '/api/tasks', headers: { host: 'attacker.example:8080' } });
       assert.equal(rebound.statusCode, 403);
+      for (const host of ['192.168.1.20:8080', '[fe80::1]:8080', 'localhost'])
+        assert.equal((await s.app.inject({ url: '/api/tasks', headers: { host } })).statusCode, 200, `an address or loopback name: ${host}`);
       assert.equal(rebound.json().error.code, 'SEEDCORE_FORBIDDEN');
       // Positive controls: the same origin (and a client that sends no Origin) may.
       const same = await s.app.inject({

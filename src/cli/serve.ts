@@ -13,6 +13,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <addr>', 'address to bind (default: $HOST or 127.0.0.1)')
     .option('--no-demo', 'do not load demo data into an empty database')
     .option('--no-background', 'serve only: run no dispatcher or registry heartbeat in this process')
+    .option('--log-requests', 'log one line per request at info (default: at debug; or SEEDCORE_LOG_REQUESTS=1)')
     .addHelpText(
       'after',
       `
@@ -26,12 +27,14 @@ Environment:
   PORT, HOST          where to listen (8080, 127.0.0.1)
   SEEDCORE_API_TOKEN  require "Authorization: Bearer <token>" on /api routes
   LOG_LEVEL           pino level for the JSON logs on stdout (info)
+  SEEDCORE_LOG_REQUESTS=1   one log line per request at info (like --log-requests)
+  SEEDCORE_ALLOWED_HOSTS    without a token: host names besides loopback the API answers for
 
 The first line on stdout is "SeedCore listening on <url>"; JSON logs follow.
 SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the database.
 On a read-only standby it serves reads only (no demo data, dispatcher or heartbeat).`,
     )
-    .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean }, cmd: Command) => {
+    .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean; logRequests?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
       // A signal while starting (e.g. a process manager stopping us right away) must not kill
       // the process before it can release its port and data-directory lock: note it, finish
@@ -55,6 +58,7 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
         demo: opts.demo,
         background: opts.background,
         logger: { level: process.env.LOG_LEVEL ?? 'info' },
+        ...(opts.logRequests ? { logRequests: true } : {}),
         onListening: (url) => process.stdout.write(`SeedCore listening on ${url}\n`),
       });
       const service = await started.finally(() => {

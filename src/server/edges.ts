@@ -3,7 +3,7 @@
  * Fastify and Node's HTTP parser produce themselves, Host and Origin checks for a server
  * without a token, and secrets kept out of the logs.
  */
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SeedCoreError } from '../errors.js';
 
@@ -82,8 +82,9 @@ function hostName(hostHeader: string): string {
 
 /**
  * Without a token, the API trusts whoever can reach it, so it must only be reached as itself:
- * the Host header must name this server (loopback names, the bound address or an allowed
- * host: no DNS rebinding), and a state-changing request from a browser must come from the
+ * the Host header must be an IP address, a loopback name or an allowed host name (a DNS
+ * rebinding page reaches us under its own domain name; a page at an IP address is that
+ * address's own origin), and a state-changing request from a browser must come from the
  * same origin (a cross-site form or fetch cannot cancel a task). With a token both checks are
  * the token's job.
  */
@@ -94,7 +95,8 @@ export function sameOriginHook(options: { token: string | undefined; allowedHost
     const path = request.url.split('?')[0] ?? '';
     if (path !== '/api' && !path.startsWith('/api/')) return;
     const host = request.headers.host ?? '';
-    if (!allowed.has(hostName(host)))
+    const name = hostName(host);
+    if (!allowed.has(name) && isIP(name.replace(/^\[|\]$/g, '')) === 0)
       throw new SeedCoreError('SEEDCORE_FORBIDDEN', `Host '${host.slice(0, 100)}' is not this server; set SEEDCORE_ALLOWED_HOSTS or SEEDCORE_API_TOKEN`, {
         details: { host: host.slice(0, 100) },
       });

@@ -27,6 +27,8 @@ export interface ServiceOptions {
   /** Run the dispatcher and registry heartbeat in this process. @defaultValue true */
   background?: boolean;
   eventsTickMs?: number;
+  /** One log line per request at info (else debug). @defaultValue process.env.SEEDCORE_LOG_REQUESTS === '1' */
+  logRequests?: boolean;
   /** Called once the server listens, before background work starts (serve prints the URL here). */
   onListening?: (url: string) => void;
 }
@@ -74,6 +76,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       apiToken: options.apiToken,
       logger: options.logger ?? false,
       ...(options.eventsTickMs !== undefined ? { eventsTickMs: options.eventsTickMs } : {}),
+      ...(options.logRequests !== undefined ? { logRequests: options.logRequests } : {}),
     });
     const app = server.app;
     // Fastify logs its own "Server listening" line; keep stdout's first line ours (see serve).
