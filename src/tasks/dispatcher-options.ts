@@ -104,6 +104,12 @@ export interface Held {
   timer?: NodeJS.Timeout;
   /** performance.now() when the last claim or renewal of this task that landed was sent (the self-fence clock). */
   leaseSentAt: number;
+  /**
+   * Set by a durable handler's context just before it suspends the task in the database (and
+   * then throws TaskSuspended): the lease keeper stops renewing it and does not report it lost
+   * when the row is no longer running under this owner.
+   */
+  suspending?: boolean;
   progress?: { done: number; total?: number };
 }
 

@@ -107,7 +107,7 @@ export class LeaseKeeper {
 
   private async renew(): Promise<void> {
     if (this.renewing) return;
-    const list = [...this.d.holdings.held.values()];
+    const list = [...this.d.holdings.held.values()].filter((h) => h.suspending !== true);
     this.renewing = true;
     try {
       const sentAt = monotonicNow();
@@ -125,7 +125,8 @@ export class LeaseKeeper {
         for (const h of list) if (!missing.has(h.task.id)) h.leaseSentAt = Math.max(h.leaseSentAt, sentAt);
         for (const l of lost) {
           const h = this.d.holdings.held.get(l.id);
-          if (h && h.state !== 'finished') this.d.execution.lose(h, l.status === 'cancelled' ? 'task cancelled' : `lease lost (task is ${l.status ?? 'gone'})`);
+          if (h && h.state !== 'finished' && h.suspending !== true)
+            this.d.execution.lose(h, l.status === 'cancelled' ? 'task cancelled' : `lease lost (task is ${l.status ?? 'gone'})`);
         }
       }
       this.renewalFailing = false;
@@ -152,6 +153,7 @@ export class LeaseKeeper {
   private checkFence(): void {
     this.updateClaimPause();
     const now = monotonicNow();
+    // A suspending task is still fenced: its suspension write may not land after the deadline.
     const expired = [...this.d.holdings.held.values()].filter((h) => now >= this.deadline(h));
     if (expired.length === 0) return;
     this.d.fetcher.pause('unrenewable');
@@ -167,7 +169,7 @@ export class LeaseKeeper {
   /** A task was cancelled (NOTIFY seedcore_task_cancel): if it is running here, abort it now. */
   private async onCancelNotify(id: string): Promise<void> {
     const h = this.d.holdings.held.get(id);
-    if (!h || h.state === 'finished') return;
+    if (!h || h.state === 'finished' || h.suspending === true) return;
     try {
       const r = await this.d.db.query<{ status: string; owner_id: string | null }>('SELECT status::text AS status, owner_id FROM tasks WHERE id = $1', [id]);
       const row = r.rows[0];
