@@ -383,7 +383,8 @@ COMMENT ON FUNCTION cancel_task(uuid, text) IS
 -- Recover running tasks whose lease expired or (p_dead_owners) whose owner is a registry
 -- instance that is dead or silent for longer than the liveness window. A compare-and-set on
 -- owner and lease, safe from every worker at once. The attempt was counted by the claim and is
--- not counted again; the retry is due after the backoff of that attempt.
+-- not counted again. run_after is left as it was: the task keeps its place among the due tasks
+-- (its original due time, or created_at), so it runs next instead of after the backlog.
 CREATE OR REPLACE FUNCTION recover_stale_tasks(
   p_max_attempts integer DEFAULT 3,
   p_limit integer DEFAULT 500,
@@ -414,8 +415,6 @@ BEGIN
   moved AS (
     UPDATE tasks t
        SET status = CASE WHEN t.attempts >= coalesce(t.max_attempts, p_max_attempts) THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
-           run_after = CASE WHEN t.attempts >= coalesce(t.max_attempts, p_max_attempts) THEN t.run_after
-                            ELSE now() + make_interval(secs => least(300000.0, 1000.0 * power(2, greatest(t.attempts - 1, 0))) / 1000.0) END,
            error = concat_ws(' | ', t.error,
                      format('%s (owner %s)%s', CASE WHEN s.expired THEN 'lease expired' ELSE 'owner instance dead' END, s.owner_id,
                             CASE WHEN t.attempts >= coalesce(t.max_attempts, p_max_attempts)

@@ -269,7 +269,7 @@ for (const kind of BACKENDS) {
         );
         assert.match((await row(t.db, id as string)).error ?? '', /lease expired \(owner w1\)/);
         assert.equal(await p.complete(id as string, 'w1', { late: true }), false, 'the lease was taken over');
-        await t.db.query('UPDATE tasks SET run_after = NULL WHERE id = $1', [id]);
+        assert.equal((await row(t.db, id as string)).delay, null, 'a recovered task keeps its due time (no backoff: it runs next)');
         const again = await p.claim('w3', 1);
         assert.deepEqual(
           again.map((r) => [r.id, r.attempts]),
