@@ -90,6 +90,21 @@ for (const kind of BACKENDS) {
       );
     });
 
+    it('lists newest first across pages by cursor; a forged listing cursor is invalid input', async () => {
+      const all = await searchAllFacts(t.db, { limit: 2 });
+      const one = await searchAllFacts(t.db, { limit: 1000 });
+      assert.ok(all.length >= 5);
+      assert.deepEqual(
+        all.map((f) => f.id),
+        one.map((f) => f.id),
+        'pages of 2 give the same list as one page',
+      );
+      for (const t2 of ['+275760-09-13T00:00:00Z', '0000-01-01', 'foo 1']) {
+        const forged = Buffer.from(JSON.stringify({ t: t2, i: '00000000-0000-4000-8000-000000000001' })).toString('base64url');
+        await assert.rejects(searchFacts(t.db, { cursor: forged }), { code: 'SEEDCORE_INVALID_INPUT' }, t2);
+      }
+    });
+
     it('rejects bad confidence, timestamps and half statements, writing nothing', async () => {
       const n = async () => (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM facts')).rows[0]?.n;
       const before2 = await n();

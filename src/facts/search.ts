@@ -56,12 +56,22 @@ function decodeCursor(s: string, ranked: boolean): Cursor {
     c !== null &&
     typeof o.i === 'string' &&
     isUuid(o.i) &&
-    (ranked ? typeof o.r === 'number' && Number.isFinite(o.r) : typeof o.t === 'string' && !Number.isNaN(Date.parse(o.t)));
+    (ranked ? typeof o.r === 'number' && Number.isFinite(o.r) : typeof o.t === 'string' && isTimestamp(o.t));
   if (!ok)
     throw invalidInput(ranked ? 'cursor is malformed or belongs to a listing without a query' : 'cursor is malformed or belongs to a search with a query', {
       field: 'cursor',
     });
   return o as Cursor;
+}
+
+/** Strictly a timestamp PostgreSQL accepts (Date.parse also takes forms it rejects). */
+function isTimestamp(t: string): boolean {
+  try {
+    checkTimestamp(t, 'cursor');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function escapeHtml(s: string): string {

@@ -61,7 +61,10 @@ export function checkTimestamp(v: unknown, field: string): string {
     const m = ISO_RE.exec(v.trim()) as RegExpExecArray;
     const [month, day] = [Number(m[2]), Number(m[3])];
     if (month < 1 || month > 12 || day < 1 || day > 31) throw invalidInput(`${field} is not a valid date (got ${JSON.stringify(v)})`, { field });
-    d = new Date(v.trim().replace(' ', 'T'));
+    // JavaScript wants ±hh:mm; PostgreSQL also writes ±hh and ±hhmm.
+    let iso = v.trim().replace(' ', 'T');
+    if (m[4] !== undefined) iso = iso.replace(/([+-]\d{2})$/, '$1:00').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+    d = new Date(iso);
   } else throw invalidInput(`${field} must be an ISO 8601 timestamp such as 2026-01-31T12:00:00Z (got ${JSON.stringify(v)})`, { field });
   const year = d.getUTCFullYear();
   if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) throw invalidInput(`${field} is out of range (got ${JSON.stringify(v)})`, { field });
