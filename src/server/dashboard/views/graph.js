@@ -95,10 +95,9 @@ export function render(root, route, app) {
     const nodes = (data.neighbors || []).filter((n) => Number(n.node_id) !== Number(centre.node_id));
     const nodeCol = new Map();
     const edgeCol = new Map();
-    const W = 760;
-    const H = 420;
-    const rx = 210;
-    const ry = 160;
+    // A phone gets a taller, narrower drawing so labels stay readable once scaled down.
+    const narrow = (drawing.clientWidth || window.innerWidth) < 600;
+    const [W, H, rx, ry, chars] = narrow ? [480, 560, 120, 200, 12] : [760, 420, 210, 160, 18];
     const pos = new Map([[Number(centre.node_id), [W / 2, H / 2]]]);
     nodes.forEach((n, i) => {
       const a = (2 * Math.PI * i) / Math.max(1, nodes.length) - Math.PI / 2;
@@ -106,7 +105,7 @@ export function render(root, route, app) {
     });
     const pic = svg('svg', {
       viewBox: `0 0 ${W} ${H}`,
-      class: 'graph',
+      class: narrow ? 'graph narrow' : 'graph',
       role: 'group',
       id: 'graph-svg',
       'aria-label': `${centre.node_type} ${centre.ext_id} and ${nodes.length} neighbours`,
@@ -122,7 +121,11 @@ export function render(root, route, app) {
     for (const n of [centre, ...nodes]) {
       const [x, y] = pos.get(Number(n.node_id));
       const isCentre = n === centre;
-      const link = svg('a', { href: `#/graph?node=${n.node_id}`, class: 'node', 'data-node-id': n.node_id, 'aria-label': `${n.node_type} ${n.ext_id}` });
+      const ext = String(n.ext_id);
+      const shown = `${n.node_type}: ${ext.length > chars ? `${ext.slice(0, chars - 1)}…` : ext}`;
+      // The accessible name starts with the visible label; a shortened one adds the full id.
+      const name = ext.length > chars ? `${shown} ${n.node_type} ${ext}` : shown;
+      const link = svg('a', { href: `#/graph?node=${n.node_id}`, class: 'node', 'data-node-id': n.node_id, 'aria-label': name });
       link.append(
         svg('title', {}, `${n.node_type} ${n.ext_id} (node ${n.node_id})${n.via ? ` via ${n.via.edge_type}` : ''}`),
         svg('circle', { cx: x, cy: y, r: isCentre ? 12 : 8, fill: colourOf(NODE_COLOURS, nodeCol, n.node_type) }),
@@ -135,7 +138,7 @@ export function render(root, route, app) {
         class: isCentre ? 'centre' : '',
       });
       if (isCentre) label.setAttribute('y', String(y - 18));
-      label.textContent = `${n.node_type}: ${String(n.ext_id).slice(0, 18)}`;
+      label.textContent = shown;
       link.append(label);
       pic.append(link);
     }

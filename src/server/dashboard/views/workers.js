@@ -62,7 +62,7 @@ export function render(root, route, app) {
                     el(
                       'td',
                       { 'data-label': 'Logical id' },
-                      el('strong', {}, i.logical_id),
+                      el('a', { href: `#/graph?q=${encodeURIComponent(i.logical_id)}`, title: 'Find in the graph' }, el('strong', {}, i.logical_id)),
                       i.actor_name ? el('span', { class: 'muted' }, ` ${i.actor_name}`) : null,
                     ),
                     el('td', { 'data-label': 'Instance' }, el('code', { title: i.instance_id }, shortId(i.instance_id))),
