@@ -4,7 +4,7 @@
  *   npm run bench:durable          # both backends for steps/sleeps; the hot path needs DATABASE_URL
  *
  * 1. hotPath (server only): the raw batched claim+complete loop (claim.ts's claim, batches of
- *    BENCH_BATCH) with the run-history trigger of migration 018 on and off, alternating rounds
+ *    BENCH_BATCH) with migration 018's triggers on tasks (run history, wakes, waiting_for) on and off, alternating rounds
  *    in one scratch database; the median of BENCH_ROUNDS rounds each, as tasks/s and as the
  *    server backend's CPU time per task (read from /proc when the server is local: on a busy
  *    machine the CPU time is the steadier figure). Compare the two medians of one run.
@@ -67,6 +67,10 @@ async function drain(db: Db, pid: number): Promise<{ perSec: number; cpuUsPerTas
   return { perSec: TASKS / s, cpuUsPerTask: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / TASKS : undefined };
 }
 
+/** Migration 018's two update triggers on tasks, switched together. */
+const TRIGGERS = (how: 'ENABLE' | 'DISABLE'): string =>
+  `ALTER TABLE tasks ${how} TRIGGER trg_tasks_durable_transitions; ALTER TABLE tasks ${how} TRIGGER trg_tasks_clear_waiting_for`;
+
 async function hotPath(): Promise<Record<string, unknown>> {
   if (!BASE) return { skipped: 'needs DATABASE_URL' };
   const name = `seedcore_bench_durable_${randomBytes(4).toString('hex')}`;
@@ -79,12 +83,12 @@ async function hotPath(): Promise<Record<string, unknown>> {
     const off: typeof on = [];
     await drain(db, pid); // warm-up
     for (let i = 0; i < ROUNDS; i++) {
-      await db.exec('ALTER TABLE tasks ENABLE TRIGGER trg_tasks_durable_transitions');
+      await db.exec(TRIGGERS('ENABLE'));
       on.push(await drain(db, pid));
-      await db.exec('ALTER TABLE tasks DISABLE TRIGGER trg_tasks_durable_transitions');
+      await db.exec(TRIGGERS('DISABLE'));
       off.push(await drain(db, pid));
     }
-    await db.exec('ALTER TABLE tasks ENABLE TRIGGER trg_tasks_durable_transitions');
+    await db.exec(TRIGGERS('ENABLE'));
     const rate = (xs: typeof on): number => median(xs.map((x) => x.perSec));
     const cpu = (xs: typeof on): number | undefined =>
       xs.every((x) => x.cpuUsPerTask !== undefined) ? median(xs.map((x) => x.cpuUsPerTask as number)) : undefined;

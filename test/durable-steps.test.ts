@@ -57,6 +57,16 @@ for (const kind of BACKENDS) {
         return { before };
       },
       quick: async () => 'quick',
+      // Three sleeps with steps between: each resume replays the earlier sleeps without sleeping.
+      'multi-sleeper': async (task, ctx) => {
+        const out: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          out.push(await ctx.step('tick', () => count(`${task.id}:tick${i}`)));
+          await ctx.sleepFor(0.2);
+        }
+        count(`${task.id}:end`);
+        return out;
+      },
       waiter: async (task, ctx) => {
         const timeoutSeconds = typeof task.params.timeout === 'number' ? task.params.timeout : undefined;
         try {
@@ -94,7 +104,7 @@ for (const kind of BACKENDS) {
     });
 
     it('starts a dispatcher (concurrency 1)', async () => {
-      d = await startDispatcher(t.db, { handlers, concurrency: 1, prefetch: 0, backoff: { baseMs: 10, capMs: 20, jitter: 0 } });
+      d = await startDispatcher(t.db, { handlers, concurrency: 1, prefetch: 0, leaseSeconds: 30, backoff: { baseMs: 10, capMs: 20, jitter: 0 } });
     });
 
     it('steps: a retry re-runs only the failed step; completed steps ran once; loop names get #n', async () => {
@@ -138,6 +148,19 @@ for (const kind of BACKENDS) {
       ]);
     });
 
+    it('three sleeps: every step ran once, the end once, four runs of one attempt', async () => {
+      const task = await c.submit({ type: 'multi-sleeper' });
+      await waitFor('multi-sleeper completed', async () => (await taskRow(t.db, task.id)).status === 'completed', 15_000);
+      const row = await taskRow(t.db, task.id);
+      assert.deepEqual(row.result, [1, 1, 1]);
+      assert.equal(row.attempts, 1);
+      for (const k of ['tick0', 'tick1', 'tick2', 'end']) assert.equal(calls.get(`${task.id}:${k}`), 1, k);
+      assert.deepEqual(
+        (await runs(t, task.id)).map((r) => r.outcome),
+        ['suspended', 'suspended', 'suspended', 'completed'],
+      );
+    });
+
     it('awaitEvent: emitted after the wait, before the wait, and never (timeout code)', async () => {
       const afterW = await c.submit({ type: 'waiter', params: { event: 'ev-after' } });
       await waitFor('waiter suspended', async () => {
@@ -174,7 +197,7 @@ for (const kind of BACKENDS) {
 
     it('fan-out of 50 children: the parent resumes once with all 50 results', async () => {
       await d?.stop({ graceMs: 0 });
-      d = await startDispatcher(t.db, { handlers, concurrency: 8, backoff: { baseMs: 10, capMs: 20, jitter: 0 } });
+      d = await startDispatcher(t.db, { handlers, concurrency: 8, leaseSeconds: 30, backoff: { baseMs: 10, capMs: 20, jitter: 0 } });
       const p = await c.submit({ type: 'parent', params: { n: 50 } });
       await waitFor('parent completed', async () => (await taskRow(t.db, p.id)).status === 'completed', 30_000);
       const row = await taskRow(t.db, p.id);

@@ -59,7 +59,7 @@ export function spawnOptionsJson(o: SpawnOptions | undefined): string {
 }
 
 export class Durable {
-  private checkpoints: Promise<Map<string, unknown>> | undefined;
+  private checkpoints: Promise<Map<string, sql.Checkpoint>> | undefined;
   private readonly seen = new Map<string, number>();
 
   constructor(
@@ -85,18 +85,24 @@ export class Durable {
     );
   }
 
+  /** One read per execution: every stored step of the task, at its first durable call. */
+  private stored(): Promise<Map<string, sql.Checkpoint>> {
+    this.checkpoints ??= sql.loadCheckpoints(this.db, this.taskId);
+    return this.checkpoints;
+  }
+
   async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
     checkName('step name', name);
     if (name.startsWith('$')) throw invalidInput('step names cannot start with $ (reserved for sleeps and spawns)');
     const key = this.occurrence(name);
-    // One read per execution: every stored step of the task, at the first step.
-    this.checkpoints ??= sql.loadCheckpoints(this.db, this.taskId);
-    const stored = await this.checkpoints;
-    if (stored.has(key)) return stored.get(key) as T;
+    const stored = await this.stored();
+    const hit = stored.get(key);
+    if (hit) return hit.result as T;
     const value = await fn();
     const saved = await sql.saveCheckpoint(this.db, this.taskId, this.owner, key, toJson(`step ${key}'s result`, value));
     if (!saved) throw this.lost(`step ${key}`);
-    stored.set(key, saved.result);
+    // Stored by this execution: later than everything loaded at its start.
+    stored.set(key, { result: saved.result, at: Infinity });
     // The stored JSON, not the live value: a replay returns exactly what this call returns.
     return saved.result as T;
   }
@@ -113,7 +119,13 @@ export class Durable {
 
   private async sleep(seconds: number | null, until: Date | null): Promise<void> {
     const key = this.occurrence('$sleep');
+    // A replayed sleep that later steps were stored after is over: no round trip. (The last
+    // sleep before the resume point still asks the database, whose clock decides.)
+    const stored = await this.stored();
+    const mine = stored.get(key);
+    if (mine && [...stored.values()].some((c) => c.at > mine.at)) return;
     const r = await sql.sleepTask(this.db, this.taskId, this.owner, key, seconds, until);
+    if (r?.status === 'done') stored.set(key, { result: null, at: Infinity });
     if (!r) throw this.lost('sleep');
     if (r.status === 'suspended') throw new TaskSuspended(this.taskId, 'sleep');
   }

@@ -16,10 +16,21 @@ export type ChildrenOutcome =
   | { status: 'suspended'; pending: number }
   | { status: 'invalid'; child: string };
 
-/** All stored step results of a task, by name (one read per execution, at the first step). */
-export async function loadCheckpoints(q: Queryable, taskId: string): Promise<Map<string, unknown>> {
-  const res = await prepared<{ name: string; result: unknown }>(q, 'durable_load', 'SELECT name, result FROM task_checkpoints WHERE task_id = $1', [taskId]);
-  return new Map(res.rows.map((r) => [r.name, r.result]));
+/** A stored step: its result, and when it was stored (ms since the epoch, database clock). */
+export interface Checkpoint {
+  result: unknown;
+  at: number;
+}
+
+/** All stored steps of a task, by name (one read per execution, at its first durable call). */
+export async function loadCheckpoints(q: Queryable, taskId: string): Promise<Map<string, Checkpoint>> {
+  const res = await prepared<{ name: string; result: unknown; at: number }>(
+    q,
+    'durable_load',
+    'SELECT name, result, (extract(epoch FROM created_at) * 1000)::float8 AS at FROM task_checkpoints WHERE task_id = $1',
+    [taskId],
+  );
+  return new Map(res.rows.map((r) => [r.name, { result: r.result, at: r.at }]));
 }
 
 /** The stored result (ours, or an overlapping execution's that came first); undefined = not ours. */
