@@ -112,6 +112,7 @@ for (const kind of BACKENDS) {
         { text: 'x', confidence: 1.5 },
         { text: 'x', confidence: Number.NaN },
         { text: 'x', valid_from: 'foo 1' },
+        { text: 'x', valid_from: '2026-02-31' },
         { text: 'x', valid_from: '0000-01-01T00:00:00Z' },
         { text: 'x', valid_from: '+275760-09-13T00:00:00Z' },
         { text: 'x', subject: 'only a subject' },

@@ -60,7 +60,8 @@ export function checkTimestamp(v: unknown, field: string): string {
   else if (typeof v === 'string' && ISO_RE.test(v.trim())) {
     const m = ISO_RE.exec(v.trim()) as RegExpExecArray;
     const [month, day] = [Number(m[2]), Number(m[3])];
-    if (month < 1 || month > 12 || day < 1 || day > 31) throw invalidInput(`${field} is not a valid date (got ${JSON.stringify(v)})`, { field });
+    if (month < 1 || month > 12 || day < 1 || new Date(Date.UTC(Number(m[1]), month - 1, day)).getUTCDate() !== day)
+      throw invalidInput(`${field} is not a valid date (got ${JSON.stringify(v)})`, { field });
     // JavaScript wants ±hh:mm; PostgreSQL also writes ±hh and ±hhmm.
     let iso = v.trim().replace(' ', 'T');
     if (m[4] !== undefined) iso = iso.replace(/([+-]\d{2})$/, '$1:00').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
