@@ -87,7 +87,13 @@ export function registerGraphCommands(program: Command): void {
     .option('--node-id <n>', 'graph node id', parseIntOption('--node-id', 1))
     .action(async (type: string | undefined, id: string | undefined, o: { nodeId?: number }, cmd: Command) => {
       const n = await withDb(cmd, (db) => createGraphApi(db).getNode(nodeRef(type, id, o.nodeId)));
-      output(cmd, n ?? null, () => (n ? JSON.stringify(n, null, 2) : 'not found'));
+      output(cmd, n ?? null, () =>
+        n
+          ? Object.entries(n)
+              .map(([k, v]) => `${k.padEnd(10)} ${v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+              .join('\n')
+          : 'not found',
+      );
       if (!n) process.exitCode = 4;
     });
 
