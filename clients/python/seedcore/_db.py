@@ -62,7 +62,7 @@ class Pool:
 
     def query(self, sql: str, params: Optional[Sequence[Any]] = None) -> List[Row]:
         with self.connection() as conn:
-            cur = conn.execute(sql, params)  # type: ignore[arg-type]
+            cur = conn.execute(sql, params)
             return cur.fetchall() if cur.description else []
 
     def _get(self) -> psycopg.Connection[Row]:

@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from psycopg.types.json import Jsonb
 
@@ -80,7 +80,7 @@ class OutcomeWriter:
                 self._write(batch)
 
     def _write(self, batch: List[Outcome]) -> None:
-        by: Dict[tuple, List[Outcome]] = {}
+        by: Dict[Tuple[str, str], List[Outcome]] = {}
         for o in batch:
             by.setdefault((o.kind, o.owner), []).append(o)
         for (kind, owner), group in by.items():
@@ -107,7 +107,7 @@ class OutcomeWriter:
                         self._on_written(o.task_id, "lost", None)
                     break
 
-    def _statement(self, kind: str, owner: str, group: List[Outcome]) -> List[tuple]:
+    def _statement(self, kind: str, owner: str, group: List[Outcome]) -> List[Tuple[str, Any]]:
         ids = [o.task_id for o in group]
         if kind == "complete":
             written = {
