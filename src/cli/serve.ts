@@ -36,11 +36,15 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
     )
     .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean; logRequests?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
-      // A signal while starting (e.g. a process manager stopping us right away) must not kill
-      // the process before it can release its port and data-directory lock: note it, finish
-      // starting, then stop as usual. Starting may not take forever after such a signal.
+      // One signal handler for the process's whole life. A signal while starting (e.g. a
+      // process manager stopping us right away) is noted and acted on once started, so the
+      // port and data-directory lock are released; starting may not take forever after it.
+      // (Swapping handlers instead could drop a signal that arrived but was not dispatched yet:
+      // the embedded database resolves queries without returning to the event loop.)
       let early: NodeJS.Signals | undefined;
-      const onEarlySignal = (signal: NodeJS.Signals): void => {
+      let onStopSignal: ((signal: NodeJS.Signals) => void) | undefined;
+      const handler = (signal: NodeJS.Signals): void => {
+        if (onStopSignal) return onStopSignal(signal);
         if (early) return;
         early = signal;
         setTimeout(() => {
@@ -48,8 +52,8 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
           process.exit(1);
         }, SHUTDOWN_LIMIT_MS).unref();
       };
-      process.on('SIGTERM', onEarlySignal);
-      process.on('SIGINT', onEarlySignal);
+      process.on('SIGTERM', handler);
+      process.on('SIGINT', handler);
       const started = startService({
         databaseUrl: g.databaseUrl,
         dataDir: g.dataDir,
@@ -61,10 +65,7 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
         ...(opts.logRequests ? { logRequests: true } : {}),
         onListening: (url) => process.stdout.write(`SeedCore listening on ${url}\n`),
       });
-      const service = await started.finally(() => {
-        process.off('SIGTERM', onEarlySignal);
-        process.off('SIGINT', onEarlySignal);
-      });
+      const service = await started;
       const log = service.server.app.log;
       log.info(
         {
@@ -80,7 +81,11 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
       );
 
       await new Promise<void>((resolve) => {
+        let stopping = false;
         const onSignal = (signal: NodeJS.Signals) => {
+          // Later signals while stopping change nothing: the shutdown limit below still holds.
+          if (stopping) return;
+          stopping = true;
           log.info({ signal }, 'shutting down');
           const timer = setTimeout(() => {
             log.error('shutdown took too long; exiting');
@@ -99,11 +104,8 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
             })
             .finally(resolve);
         };
+        onStopSignal = onSignal;
         if (early) onSignal(early);
-        else {
-          process.once('SIGTERM', onSignal);
-          process.once('SIGINT', onSignal);
-        }
       });
     });
 }
