@@ -265,5 +265,32 @@ for (const kind of BACKENDS) {
         [42],
       );
     });
+
+    it('deleting tasks removes their runs, checkpoints and waits; events are pruned by age', async () => {
+      const ids = (await t.db.query<{ id: string }>('SELECT DISTINCT task_id AS id FROM task_runs')).rows.map((r) => r.id);
+      const counts = async (): Promise<number[]> => {
+        const r = await t.db.query<{ a: number; b: number; c: number }>(
+          `SELECT (SELECT count(*)::int FROM task_runs) AS a, (SELECT count(*)::int FROM task_checkpoints) AS b,
+                  (SELECT count(*)::int FROM task_waits) AS c`,
+        );
+        const row = r.rows[0] as { a: number; b: number; c: number };
+        return [row.a, row.b, row.c];
+      };
+      const [runsBefore, cpBefore] = await counts();
+      assert.ok((runsBefore ?? 0) > 0 && (cpBefore ?? 0) > 0, 'positive control: there is history to delete');
+      await t.db.query("UPDATE tasks SET status = 'queued', waiting_for = 'sleep' WHERE status = 'running'");
+      await t.db.query(
+        "INSERT INTO task_waits (task_id, kind, wake_at) SELECT id, 'sleep', now() FROM tasks WHERE waiting_for = 'sleep' ON CONFLICT DO NOTHING",
+      );
+      await t.db.query('DELETE FROM task_depends_on_task');
+      await t.db.query('DELETE FROM tasks');
+      assert.deepEqual(await counts(), [0, 0, 0]);
+      assert.ok(ids.length > 0);
+      const { pruneTaskEvents } = await import('../src/tasks/retention.js');
+      const before = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM task_events')).rows[0]?.n ?? 0;
+      assert.ok(before > 0);
+      assert.deepEqual(await pruneTaskEvents(t.db, { olderThanSeconds: 3600 }), { deleted: 0 });
+      assert.deepEqual(await pruneTaskEvents(t.db, { olderThanSeconds: 0 }), { deleted: before });
+    });
   });
 }

@@ -89,6 +89,7 @@ export const EXPECTED_FUNCTIONS = [
   // 018: durable runs (run history, steps, sleeps, events, child tasks)
   'tasks_clear_waiting_for()',
   'tasks_durable_transitions()',
+  'tasks_delete_runs()',
   'wake_task_parents(uuid[])',
   'suspend_task(uuid,text,timestamp with time zone,text)',
   'save_task_checkpoint(uuid,text,text,jsonb)',
@@ -111,6 +112,7 @@ export const EXPECTED_FUNCTIONS = [
   'fail_task(uuid,text,text,double precision,integer)',
   'cancel_task(uuid,text)',
   'recover_stale_tasks(integer,integer,boolean)',
+  'expire_tasks(integer)',
   'promote_task_dependents(uuid[])',
   'cancel_task_dependents(uuid[])',
   'jsonb_to_vector(jsonb)',
