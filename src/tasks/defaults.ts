@@ -17,6 +17,8 @@ export const DEFAULTS = {
   maxAttempts: 3,
   /** Poll interval besides notifications: finds run_after tasks and missed wake-ups within a second. */
   pollIntervalMs: 1000,
+  /** Poll interval when notifications do not arrive (transaction-mode pooler, standby): pickup within a quarter second, one cheap claim per worker per tick. */
+  pollWithoutNotificationsMs: 250,
   /** Maintenance pass interval = leaseSeconds × this (in ms: lease·500 = half a lease), clamped below, so an expired lease is found within half a lease… */
   recoveryLeaseFraction: 0.5,
   /** …but at least this often (a dead worker's tasks resume within 5 s of their takeover time)… */

@@ -167,13 +167,38 @@ export class Dispatcher {
       }
     }
     await this.leases.start(listen);
-    const poll = setInterval(() => this.fetcher.wake(), this.options.pollIntervalMs);
+    this.poll(this.options.pollIntervalMs);
     const limits = setInterval(() => void this.fetcher.refreshLimits(), this.options.limitsRefreshMs);
-    this.timers.push(poll, limits);
+    this.timers.push(limits);
+    if (listen) void this.checkNotifications();
     this.maintenance.start();
     this.log.info('dispatcher started', { ownerId: this.owner, types: this.types, ...this.options });
     this.fetcher.start();
     this.pump();
+  }
+
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  private poll(ms: number): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = setInterval(() => this.fetcher.wake(), ms);
+  }
+
+  /**
+   * Behind a transaction-mode pooler or on a standby, notifications never arrive (the
+   * database layer finds out by itself and logs it once): then poll more often.
+   */
+  private async checkNotifications(): Promise<void> {
+    try {
+      if (await this.db.notificationsWork()) return;
+    } catch (e) {
+      this.emitError('listen', e);
+    }
+    if (this.phase !== 'running') return;
+    const ms = Math.min(this.options.pollIntervalMs, DEFAULTS.pollWithoutNotificationsMs);
+    this.poll(ms);
+    // The database layer has already said once why notifications do not arrive.
+    this.log.info('dispatcher polls for work more often without notifications', { pollIntervalMs: ms });
   }
 
   /** Stop claiming new tasks; running ones continue (registry fencing). */
@@ -212,6 +237,7 @@ export class Dispatcher {
     this.leases.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    if (this.pollTimer) clearInterval(this.pollTimer);
     this.phase = 'stopped';
     if (started) this.log.info('dispatcher stopped', { ownerId: this.owner, interrupted: interrupted.length, returned: unstarted.length });
   }
