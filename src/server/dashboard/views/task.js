@@ -70,15 +70,22 @@ export function render(root, route) {
     if (!Array.isArray(list)) parts.push(el('p', { class: 'muted' }, 'This server does not record run history.'));
     else if (list.length === 0) parts.push(el('p', { class: 'muted' }, t.status === 'running' ? 'The first run is under way.' : 'No run has ended yet.'));
     else {
-      const cols = [...new Set(list.flatMap((r) => Object.keys(r)))].filter((k) => typeof list[0][k] !== 'object' || list[0][k] === null).slice(0, 8);
+      const ORDER = ['attempt', 'outcome', 'status', 'started_at', 'ended_at', 'duration_seconds', 'owner_id', 'error'];
+      const rank = (k) => (ORDER.includes(k) ? ORDER.indexOf(k) : ORDER.length);
+      const cols = [...new Set(list.flatMap((r) => Object.keys(r)))]
+        .filter((k) => typeof list[0][k] !== 'object' || list[0][k] === null)
+        .sort((a, b) => rank(a) - rank(b))
+        .slice(0, 8);
       const cell = (c, v) =>
         (c === 'status' || c === 'outcome') && STATUSES.includes(v)
           ? statusBadge(v)
           : c === 'duration_seconds' && typeof v === 'number'
             ? `${v < 1 ? Math.round(v * 1000) + ' ms' : v.toFixed(1) + ' s'}`
-            : TIMES.has(c) || /_at$/.test(c)
-              ? timeEl(v)
-              : String(v ?? '—');
+            : c === 'owner_id' && /^[0-9a-f-]{36}$/i.test(String(v))
+              ? el('code', { title: v }, shortId(v))
+              : TIMES.has(c) || /_at$/.test(c)
+                ? timeEl(v)
+                : String(v ?? '—');
       parts.push(
         el(
           'table',
