@@ -29,7 +29,6 @@ import { after, before, describe, it } from 'node:test';
 import ts from 'typescript';
 import { PGliteDb } from '../src/db/index.js';
 import { loadDemoData } from '../src/demo/load.js';
-import { migrate } from '../src/migrate/runner.js';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 
@@ -225,6 +224,11 @@ if (process.env.SEEDCORE_DOCS_RUNNER) {
         let env: NodeJS.ProcessEnv;
         let t: TestDb | undefined;
 
+        let outcome: { results: CliResult[]; code: number; stderr: string } = { results: [], code: -1, stderr: 'the runner did not start' };
+        const offsets = new Map<string, number>();
+
+        // One runner process for every page, in order (README.md first): one start-up of the
+        // CLI's modules instead of one per page.
         before(async () => {
           work = mkdtempSync(join(tmpdir(), 'seedcore-docs-'));
           env = { ...process.env, LOG_LEVEL: 'warn' };
@@ -235,10 +239,14 @@ if (process.env.SEEDCORE_DOCS_RUNNER) {
             env.DATABASE_URL = t.url;
             delete env.SEEDCORE_DATA_DIR;
           } else {
+            // A data directory on disk (the CLI and the programs open it by path), started from
+            // the migrated template the other tests use instead of initdb + migrations.
+            const template = await freshDb('pglite');
+            const tarball = await (template.db as PGliteDb).dump();
+            await template.cleanup();
             const dataDir = join(work, 'data');
-            const db = await PGliteDb.open({ dataDir });
+            const db = await PGliteDb.open({ dataDir, loadDataDir: tarball });
             try {
-              await migrate(db);
               await loadDemoData(db);
             } finally {
               await db.close();
@@ -246,7 +254,27 @@ if (process.env.SEEDCORE_DOCS_RUNNER) {
             delete env.DATABASE_URL;
             env.SEEDCORE_DATA_DIR = dataDir;
           }
-          mkdirSync(join(work, 'cwd'));
+          const cwd = join(work, 'cwd');
+          mkdirSync(cwd);
+          const runnerSteps: RunnerStep[] = [];
+          for (const { file, steps } of all) {
+            offsets.set(file, runnerSteps.length);
+            steps.forEach((step, i) => {
+              if (step.kind === 'cli') return runnerSteps.push({ cli: words(step.line) });
+              const js = ts
+                .transpileModule(step.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+                .outputText.replace(/from ['"]seedcore['"]/g, `from '${LIBRARY}'`);
+              const program = join(work, `${file.replace(/\W/g, '-')}-${i}.mjs`);
+              writeFileSync(program, js);
+              return runnerSteps.push({ program });
+            });
+          }
+          const spec = join(work, 'spec.json');
+          const out = join(work, 'results.json');
+          writeFileSync(spec, JSON.stringify({ steps: runnerSteps, out }));
+          const r = await run([SELF], { ...env, SEEDCORE_DOCS_RUNNER: spec }, cwd, 300_000);
+          const results = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as CliResult[]) : [];
+          outcome = { results, code: r.code, stderr: r.stderr };
         });
         after(async () => {
           await t?.cleanup();
@@ -255,35 +283,21 @@ if (process.env.SEEDCORE_DOCS_RUNNER) {
 
         for (const { file, steps } of all) {
           if (steps.length === 0) continue;
-          it(`${file}: ${steps.length} example(s) run`, async () => {
-            const cwd = join(work, 'cwd');
-            const page = file.replace(/\W/g, '-');
-            const runnerSteps: RunnerStep[] = steps.map((step, i) => {
-              if (step.kind === 'cli') return { cli: words(step.line) };
-              const js = ts
-                .transpileModule(step.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
-                .outputText.replace(/from ['"]seedcore['"]/g, `from '${LIBRARY}'`);
-              const program = join(work, `${page}-${i}.mjs`);
-              writeFileSync(program, js);
-              return { program };
-            });
-            const spec = join(work, `${page}.spec.json`);
-            const out = join(work, `${page}.results.json`);
-            writeFileSync(spec, JSON.stringify({ steps: runnerSteps, out }));
-            const r = await run([SELF], { ...env, SEEDCORE_DOCS_RUNNER: spec }, cwd, 120_000);
-            const results = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as CliResult[]) : [];
+          it(`${file}: ${steps.length} example(s) run`, () => {
+            const first = offsets.get(file)!;
             steps.forEach((step, k) => {
-              const res = results[k];
-              assert.ok(
-                res,
-                `${step.where}: did not run (the runner exited ${r.code}${k === results.length ? ' during this step' : ''})\n${r.stderr.slice(-3000)}`,
-              );
+              const res = outcome.results[first + k];
+              const during = first + k === outcome.results.length ? ' during this step' : '';
+              assert.ok(res, `${step.where}: did not run (the runner exited ${outcome.code}${during})\n${outcome.stderr.slice(-3000)}`);
               assert.equal(res.code, 0, describeFailure(step, res));
               if (step.kind === 'cli') assert.ok(showsAResult(res.stdout), `${describeFailure(step, res)}\n(the example prints no result on the demo data)`);
             });
-            assert.equal(r.code, 0, `the runner exited ${r.code}\n${r.stderr.slice(-3000)}`);
           });
         }
+
+        it('the runner finished', () => {
+          assert.equal(outcome.code, 0, `the runner exited ${outcome.code}\n${outcome.stderr.slice(-3000)}`);
+        });
       });
     }
   });
