@@ -27,6 +27,8 @@ import { DEFAULTS } from './defaults.js';
 export type { DispatcherEvent, DispatcherOptions, Held } from './dispatcher-options.js';
 export type { FetchMode } from './fetching.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const noopLogger: TaskLogger = { info() {}, warn() {}, error() {} };
 
 type Phase = 'new' | 'running' | 'stopping' | 'stopped';
@@ -70,7 +72,9 @@ export class Dispatcher {
       types: this.types,
       holdings: this.holdings,
       owner: () => this.owner,
-      registeredInstance: () => (this.membership && this.membership.instanceId === this.owner ? this.owner : null),
+      // Registered: every claim is checked against the owner's registry row, also in the moment
+      // between a re-registration and resumeClaiming() (the old, dead id then claims nothing).
+      registeredInstance: () => (this.membership && UUID.test(this.owner) ? this.owner : null),
       onClaimed: (count) => {
         this.emit({ kind: 'claimed', count });
         this.pump();
