@@ -1464,6 +1464,41 @@ $$;
 COMMENT ON FUNCTION public.expire_stale_instances(p_timeout_seconds integer) IS 'Marks dead every starting/alive/draining instance whose last heartbeat is older than p_timeout_seconds (stopped_at stamped once); returns the number of instances expired.';
 
 --
+-- Name: expire_tasks(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.expire_tasks(p_limit integer DEFAULT 500) RETURNS SETOF uuid
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_ids uuid[];
+BEGIN
+  WITH x AS (
+    SELECT t.id FROM tasks t
+     WHERE t.expires_at IS NOT NULL AND t.expires_at <= now() AND t.status IN ('created', 'queued', 'retry')
+     ORDER BY t.expires_at LIMIT p_limit
+       FOR UPDATE SKIP LOCKED),
+  moved AS (
+    UPDATE tasks t SET status = 'cancelled', error = concat_ws(' | ', t.error, 'expired'), updated_at = now()
+      FROM x
+     WHERE t.id = x.id AND t.status IN ('created', 'queued', 'retry')
+    RETURNING t.id)
+  SELECT array_agg(moved.id) INTO v_ids FROM moved;
+  IF v_ids IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM cancel_task_dependents(v_ids);
+  RETURN QUERY SELECT unnest(v_ids);
+END
+$$;
+
+--
+-- Name: FUNCTION expire_tasks(p_limit integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.expire_tasks(p_limit integer) IS 'Cancel waiting tasks whose window closed (error ''expired'') and their waiting dependents; returns the ids cancelled.';
+
+--
 -- Name: facts_keep_version(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1798,8 +1833,6 @@ BEGIN
   moved AS (
     UPDATE tasks t
        SET status = CASE WHEN t.attempts >= coalesce(t.max_attempts, p_max_attempts) THEN 'failed'::taskstatus ELSE 'retry'::taskstatus END,
-           run_after = CASE WHEN t.attempts >= coalesce(t.max_attempts, p_max_attempts) THEN t.run_after
-                            ELSE now() + make_interval(secs => least(300000.0, 1000.0 * power(2, greatest(t.attempts - 1, 0))) / 1000.0) END,
            error = concat_ws(' | ', t.error,
                      format('%s (owner %s)%s', CASE WHEN s.expired THEN 'lease expired' ELSE 'owner instance dead' END, s.owner_id,
                             CASE WHEN t.attempts >= coalesce(t.max_attempts, p_max_attempts)

@@ -11,6 +11,7 @@
 --   release_task(id, owner)                                              → true when handed back
 --   cancel_task(id, reason)                                              → true when cancelled
 --   recover_stale_tasks(max_attempts, limit, dead_owners)                → (id, new status) moved
+--   expire_tasks(limit)                                                  → the ids cancelled (window closed)
 --   promote_task_dependents(ids) / cancel_task_dependents(ids)           → dependency propagation
 --
 -- Every state change by a worker is a compare-and-set on (id, owner_id, status = 'running'):
@@ -444,6 +445,39 @@ $$;
 
 COMMENT ON FUNCTION recover_stale_tasks(integer, integer, boolean) IS
   'Move running tasks with an expired lease or a dead owner to retry (or failed at max attempts); returns the ids moved and their new status.';
+
+-- Cancel waiting tasks whose window closed (expires_at <= now()): 'cancelled' with 'expired'
+-- appended to error, their waiting dependents cancelled too. Safe from every worker at once
+-- (SKIP LOCKED and a status re-check). Returns the ids cancelled (not their dependents).
+CREATE OR REPLACE FUNCTION expire_tasks(p_limit integer DEFAULT 500)
+RETURNS SETOF uuid
+LANGUAGE plpgsql
+VOLATILE
+AS $$
+DECLARE
+  v_ids uuid[];
+BEGIN
+  WITH x AS (
+    SELECT t.id FROM tasks t
+     WHERE t.expires_at IS NOT NULL AND t.expires_at <= now() AND t.status IN ('created', 'queued', 'retry')
+     ORDER BY t.expires_at LIMIT p_limit
+       FOR UPDATE SKIP LOCKED),
+  moved AS (
+    UPDATE tasks t SET status = 'cancelled', error = concat_ws(' | ', t.error, 'expired'), updated_at = now()
+      FROM x
+     WHERE t.id = x.id AND t.status IN ('created', 'queued', 'retry')
+    RETURNING t.id)
+  SELECT array_agg(moved.id) INTO v_ids FROM moved;
+  IF v_ids IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM cancel_task_dependents(v_ids);
+  RETURN QUERY SELECT unnest(v_ids);
+END
+$$;
+
+COMMENT ON FUNCTION expire_tasks(integer) IS
+  'Cancel waiting tasks whose window closed (error ''expired'') and their waiting dependents; returns the ids cancelled.';
 
 -- ---------------------------------------------------------------------------
 -- jsonb → vector, for the original clients' `(:vec)::jsonb::vector` upsert. Accepts a JSON

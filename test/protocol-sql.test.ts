@@ -386,6 +386,30 @@ for (const kind of BACKENDS) {
       assert.deepEqual([by.get(c as string)?.attempts, (await row(t.db, c as string)).attempts, (await row(t.db, c as string)).status], [1, 0, 'queued']);
     });
 
+    it('expire_tasks cancels waiting tasks whose window closed, and their dependents; others are left', async () => {
+      const [gone, dep, open, running] = await insert(t.db, [
+        { type: 'x', status: 'queued', expires_at: new Date(Date.now() - 1000) },
+        { type: 'x', status: 'created' },
+        { type: 'x', status: 'queued', expires_at: new Date(Date.now() + 3_600_000) },
+        { type: 'x', status: 'running', expires_at: new Date(Date.now() - 1000) },
+      ]);
+      await t.db.query('INSERT INTO task_depends_on_task (src_task_id, dst_task_id) VALUES ($1, $2)', [dep, gone]);
+      const r = await t.db.query<{ id: string }>('SELECT id FROM expire_tasks(500) AS id');
+      assert.deepEqual(
+        r.rows.map((x) => x.id),
+        [gone],
+      );
+      const st = await t.db.query<{ id: string; status: string; error: string | null }>(
+        'SELECT id, status::text AS status, error FROM tasks WHERE id = ANY($1::uuid[])',
+        [[gone, dep, open, running]],
+      );
+      const by = new Map(st.rows.map((x) => [x.id, x]));
+      assert.deepEqual([by.get(gone as string)?.status, by.get(gone as string)?.error], ['cancelled', 'expired']);
+      assert.equal(by.get(dep as string)?.status, 'cancelled');
+      assert.equal(by.get(open as string)?.status, 'queued');
+      assert.equal(by.get(running as string)?.status, 'running', 'a started task is not expired');
+    });
+
     it('a registry instance that is dead claims nothing (an alive one does)', async () => {
       await t.db.query('INSERT INTO cluster_metadata (id, current_epoch) VALUES (1, gen_random_uuid()) ON CONFLICT (id) DO NOTHING');
       const alive = '00000000-0000-4000-8000-000000000001';

@@ -383,6 +383,7 @@ class Worker:
         while not self._stopping.wait(self.recovery_interval):
             try:
                 rows = self._pool.query("SELECT id::text AS id, status FROM recover_stale_tasks(%s, 500, true)", (self.max_attempts,))
+                self._pool.query("SELECT count(*) FROM expire_tasks(500)")
                 if rows:
                     log.info("recovered %d stale tasks", len(rows))
                     self._wake.set()
