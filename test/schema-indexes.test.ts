@@ -62,16 +62,19 @@ for (const kind of BACKENDS) {
       const idx = await t.db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks' ORDER BY 1");
       assert.deepEqual(
         idx.rows.map((r) => r.indexname),
-        // 013 adds two partial indexes that tasks without a dedup_key / expires_at never enter.
+        // 013 adds two partial indexes that tasks without a dedup_key / expires_at never enter;
+        // 018 two that tasks without a parent / not suspended never enter.
         [
           'idx_tasks_claim',
           'idx_tasks_created_at',
           'idx_tasks_dedup',
           'idx_tasks_domain',
           'idx_tasks_expires',
+          'idx_tasks_parent',
           'idx_tasks_running',
           'idx_tasks_status',
           'idx_tasks_type',
+          'idx_tasks_waiting',
           'tasks_pkey',
         ],
       );
