@@ -40,7 +40,7 @@ for (const kind of BACKENDS) {
         ['critical', 'gpu', 5, 1.5, 'k', '2099-01-01T00:00:00.000Z'],
       );
       const bad: [Record<string, unknown>, RegExp][] = [
-        [{ priority: 'urgent' }, /priority must be one of critical, high, normal, low/],
+        [{ priority: 'urgent' }, /priority: expected one of critical, high, normal, low/],
         [{ queue: '' }, /queue/],
         [{ max_attempts: 0 }, /max_attempts/],
         [{ max_attempts: 1.5 }, /max_attempts/],
