@@ -16,7 +16,7 @@ import { formatQuarantine } from '../src/migrate/quarantine.js';
 import { migrate, migrationStatus } from '../src/migrate/runner.js';
 import { formatVerifyReport, verifySchema } from '../src/migrate/verify.js';
 import { MIGRATIONS_DIR } from '../src/paths.js';
-import { BACKENDS, emptyDb } from './helpers/db.js';
+import { BACKENDS, emptyDb, freshDb } from './helpers/db.js';
 import { ROOT } from './helpers/procs.js';
 
 const LEGACY_SCHEMA = `
@@ -234,9 +234,10 @@ for (const kind of BACKENDS) {
     });
 
     it('a fresh database has no quarantine and reports none; the sample facts are inserted once', async () => {
-      const t = await emptyDb(kind);
+      const t = await freshDb(kind);
       try {
         const r = await migrate(t.db);
+        assert.deepEqual(r.applied, []);
         assert.equal(r.quarantine, null);
         assert.equal(formatQuarantine(r.quarantine), null);
         assert.equal((await t.db.query("SELECT to_regclass('graph_embeddings_quarantine') AS t")).rows[0]?.t ?? null, null);
