@@ -201,7 +201,7 @@ function collect(errors: Iterable<ValueError>, base: string, out: FieldError[], 
       continue;
     }
     if (e.type === ValueErrorType.ObjectRequiredProperty) {
-      out.push({ path, expected: expected(e.schema), got: 'nothing', message: `${path} is required (${expected(e.schema)})` });
+      out.push({ path, expected: expected(e.schema), got: 'nothing', message: `${path}: required (${expected(e.schema)}), got nothing` });
       continue;
     }
     if (e.type === ValueErrorType.Union) {
@@ -215,7 +215,7 @@ function collect(errors: Iterable<ValueError>, base: string, out: FieldError[], 
     }
     const exp = expected(e.schema);
     const g = got(e.value);
-    out.push({ path, expected: exp, got: g, message: `${path || where || 'input'} must be ${exp} (got ${g})` });
+    out.push({ path, expected: exp, got: g, message: `${path || where || 'input'}: expected ${exp}, got ${g}` });
   }
 }
 
@@ -237,7 +237,7 @@ export function fieldErrors(schema: TSchema, value: unknown, where = ''): FieldE
   const out: FieldError[] = [];
   collect(checker.Errors(value), '', out, where);
   if (out.length === 0)
-    out.push({ path: where, expected: expected(schema), got: got(value), message: `${where || 'input'} must be ${expected(schema)} (got ${got(value)})` });
+    out.push({ path: where, expected: expected(schema), got: got(value), message: `${where || 'input'}: expected ${expected(schema)}, got ${got(value)}` });
   return out;
 }
 

@@ -68,7 +68,7 @@ for (const kind of BACKENDS) {
       assert.equal((JSON.parse(retried.stdout) as { status: string; attempts: number }).attempts, 0);
       const bad = await cli(target, ['submit', 'echo', '--params', '[1]']);
       assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /params must be an object/);
+      assert.match(bad.stderr, /params: expected an object/);
       assert.equal((await cli(target, ['tasks', 'get', '00000000-0000-4000-8000-000000000000'])).code, 4);
       const cleanup = await cli(target, ['--json', 'tasks', 'cleanup-stale', '--stale-minutes', '15', '--max-attempts', '3']);
       assert.deepEqual(JSON.parse(cleanup.stdout), { recovered: 0 });

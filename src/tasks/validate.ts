@@ -101,7 +101,7 @@ export function parseTimestamp(where: string, name: string, v: unknown): string 
   const ok = v instanceof Date ? !Number.isNaN(v.getTime()) && v.getUTCFullYear() >= 1 && v.getUTCFullYear() <= 9999 : typeof v === 'string' && isTimestamp(v);
   const path = where ? `${where}.${name}` : name;
   if (!ok)
-    throw invalidInput(`${path} must be an ISO 8601 timestamp (e.g. 2026-01-31T12:00:00Z) (got ${JSON.stringify(v instanceof Date ? 'Invalid Date' : v)})`, {
+    throw invalidInput(`${path}: expected an ISO 8601 timestamp (e.g. 2026-01-31T12:00:00Z), got ${JSON.stringify(v instanceof Date ? 'Invalid Date' : v)}`, {
       path,
       expected: 'an ISO 8601 timestamp',
       got: String(v),
