@@ -145,7 +145,11 @@ for (const kind of BACKENDS) {
       children.push(second);
       const again = await json<{ total: number; counts: Record<string, number> }>(`${second.url}/api/overview`);
       assert.equal(again.total, overview.total, 'data survived and the demo was not loaded twice');
-      const all = await json<{ items: Array<{ status: string }> }>(`${second.url}/api/registry/instances?all=true`);
+      // serve prints its URL before its background work registers: wait for the second instance.
+      const all = await waitFor('the second instance to register', async () => {
+        const r = await json<{ items: Array<{ status: string }> }>(`${second.url}/api/registry/instances?all=true`);
+        return r.items.some((i) => i.status === 'alive') ? r : undefined;
+      });
       assert.deepEqual(all.items.map((i) => i.status).sort(), ['alive', 'dead'], 'the first instance deregistered (dead)');
       second.kill('SIGTERM');
       assert.equal((await second.exited).code, 0);
