@@ -33,7 +33,11 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Largest accepted request body in bytes (413 above it). @defaultValue 1 MiB */
   bodyLimit?: number;
-  /** Period of the event stream's overview tick in ms. @defaultValue 2000 */
+  /**
+   * Period of the event stream's overview tick in ms. Completions send no notification, so this
+   * bounds how late an open dashboard shows one; the tick runs only while a stream is open.
+   * @defaultValue 500
+   */
   eventsTickMs?: number;
   /**
    * Log one line per request at info (else at debug, so an idle dashboard stays quiet).
@@ -110,7 +114,7 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
       .map((h) => h.trim())
       .filter(Boolean);
   const metrics = createMetrics(options.core.db);
-  const events = new EventHub(options.core.db, app.log, options.eventsTickMs ?? 2000);
+  const events = new EventHub(options.core.db, app.log, options.eventsTickMs ?? 500);
   let shuttingDown = false;
   const features = wiredFeatures(options.core);
   const ctx: ServerContext = { core: options.core, db: options.core.db, metrics, events, features, shuttingDown: () => shuttingDown };
