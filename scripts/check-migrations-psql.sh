@@ -3,9 +3,8 @@
 #
 #   1. fresh database: apply them all in order with psql -v ON_ERROR_STOP=1 -f;
 #   2. apply all of them again: schema and data dumps must be identical;
-#   3. re-apply each file alone: schema and data dumps must still be identical (001, 004,
-#      005 and 006 are followed by 013, and 009 and 015 by 016, which supersede some of their
-#      objects; see below);
+#   3. re-apply each file alone: schema and data dumps must still be identical (a file some
+#      of whose objects later files supersede is followed by those files; see below);
 #   4. LEGACY database (tasks.status TEXT with an upper-case CHECK, some rows): apply
 #      them all; status must become taskstatus with the values lower-cased, the schema must
 #      equal the fresh one, and a second pass must change nothing;
@@ -95,23 +94,26 @@ same "$WORK/first" "$WORK/second" "second pass"
 echo "== each file alone"
 # Later files supersede objects of earlier ones: 013 reshapes idx_tasks_claim (defined by
 # 001, 004 and 005) and redefines cleanup_stale_running_tasks (006) to honour per-task
-# max_attempts; 016 rebuilds idx_facts_text_search (009) over the stored vector, tags and
-# metadata and rewrites the comments of 009 and 015. Applied files are immutable (the runner checks their checksums), so re-running
-# one of those alone restores its older definition, and re-running the superseding file
-# after it restores the current one. The check for them is "file alone, then its successor";
-# every other file must be idempotent alone.
+# max_attempts, and 017 redefines it again to keep a recovered task's due time; 016 rebuilds
+# idx_facts_text_search (009) over the stored vector, tags and metadata and rewrites the
+# comments of 009 and 015, and 019 rebuilds the stored vector and redefines hgnn_edges (010)
+# with the 18th edge type. Applied files are immutable (the runner checks their
+# checksums), so re-running one of those alone restores its older definition, and re-running
+# the superseding files after it, in order, restores the current one. The check for them is
+# "file alone, then its successors"; every other file must be idempotent alone.
 declare -A SUPERSEDED_BY=(
-  [001_create_tasks_table.sql]=013 [004_fix_taskstatus_enum.sql]=013
-  [005_consolidate_task_schema.sql]=013 [006_add_task_lease_columns.sql]=013
-  [009_create_facts_table.sql]=016 [015_facts_search_vector.sql]=016
+  [001_create_tasks_table.sql]="013 017" [004_fix_taskstatus_enum.sql]="013 017"
+  [005_consolidate_task_schema.sql]="013 017" [006_add_task_lease_columns.sql]="013 017"
+  [013_task_priority_scheduling.sql]="017"
+  [010_task_fact_integration.sql]="019"
+  [009_create_facts_table.sql]="016 019" [015_facts_search_vector.sql]="016 019" [016_facts_search_index.sql]="019"
 )
 for f in "${MIGRATIONS[@]}"; do
   apply_file "$URL" "$f"
-  next="${SUPERSEDED_BY[$(basename "$f")]:-}"
-  if [[ -n "$next" ]]; then
+  for next in ${SUPERSEDED_BY[$(basename "$f")]:-}; do
     successor="$(ls "$ROOT"/migrations/"$next"_*.sql 2>/dev/null || true)"
     if [[ -n "$successor" ]]; then apply_file "$URL" "$successor"; fi
-  fi
+  done
   dump "$URL" "$WORK/single"
   same "$WORK/first" "$WORK/single" "re-running $(basename "$f") alone"
 done
