@@ -67,6 +67,26 @@ async function go(page: Page, hash: string): Promise<void> {
   await page.waitForFunction((h) => location.hash === h && document.querySelector('main')?.getAttribute('aria-busy') === 'false', hash);
 }
 
+/**
+ * Click a link and wait for its view. A live refresh may re-render the list between the
+ * moment the link is found and the click, so a click that led elsewhere is tried again
+ * from the list (at most twice); the view must then load.
+ */
+async function follow(page: Page, selector: string, hash: string): Promise<void> {
+  const from = await page.evaluate(() => location.hash);
+  for (let attempt = 1; ; attempt++) {
+    await page.click(selector);
+    const arrived = await page
+      .waitForFunction((h) => location.hash === h, hash, { timeout: 5_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (arrived) break;
+    if (attempt === 3) assert.fail(`clicking ${selector} did not lead to ${hash} (at ${await page.evaluate(() => location.hash)})`);
+    await go(page, from);
+  }
+  await page.waitForFunction((h) => location.hash === h && document.querySelector('main')?.getAttribute('aria-busy') === 'false', hash);
+}
+
 async function check(page: Page, label: string, shots: string[]): Promise<void> {
   const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
   assert.ok(scrollWidth <= innerWidth, `${label}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
@@ -146,7 +166,7 @@ for (const kind of BACKENDS) {
       it(`every view and action at ${width} px`, { timeout: 90_000 }, async () => {
         const context = await browser.newContext({ viewport: { width, height: 900 } });
         const page = await context.newPage();
-        page.setDefaultTimeout(10_000);
+        page.setDefaultTimeout(20_000);
         const errors = watch(page);
         const label = (v: string) => `${kind}-${width}-${v}`;
         const [mine, bulkA, bulkB] = width === 1440 ? [ids[0], ids[1], ids[2]] : [ids[3], ids[4], ids[4]];
@@ -205,8 +225,7 @@ for (const kind of BACKENDS) {
         await page.waitForSelector(`#tasks-table tr[data-id="${bulkA}"] [data-status="cancelled"]`);
 
         // Task view by deep link: fields, params, dependencies/edges, cancel then retry.
-        await page.click(`#tasks-table tr[data-id="${mine}"] a.id`);
-        await page.waitForFunction((id) => location.hash === `#/task/${id}` && document.querySelector('main')?.getAttribute('aria-busy') === 'false', mine);
+        await follow(page, `#tasks-table tr[data-id="${mine}"] a.id`, `#/task/${mine as string}`);
         assert.match((await page.textContent('#task-params')) ?? '', /"i"/);
         await page.click('#task-cancel');
         await page.click('#dlg-confirm');
