@@ -79,6 +79,24 @@ export interface DispatcherOptions {
    * leases alone fence the worker.
    */
   membership?: MembershipClock;
+  /**
+   * Serve as an organ of the agent layer: claims then take only tasks this organ can serve
+   * (every required capability provided at a satisfying version, or bound to this organ).
+   * Without it the worker takes only tasks that require nothing and are bound to no organ.
+   */
+  organ?: OrganOptions;
+}
+
+/** A worker that is an organ: its id (organ_registry.organ_id) and what it provides. */
+export interface OrganOptions {
+  /** organ_registry.organ_id; also the registry logical id of the worker's instance. */
+  id: string;
+  /** The agent the organ belongs to (agent_registry.agent_id). */
+  agentId?: string;
+  /** Capabilities provided, each with a dotted-number version ('2', '1.4.0'). */
+  capabilities?: { name: string; version: string }[];
+  /** Skills provided (organ__provides__skill). */
+  skills?: string[];
 }
 
 export type DispatcherEvent =

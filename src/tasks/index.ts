@@ -1,5 +1,6 @@
 export { TaskCoordinator, type ListTasksOptions, type SubmitOptions, type TaskPage, type TaskStats } from './coordinator.js';
 export { Dispatcher, type DispatcherEvent, type DispatcherOptions } from './dispatcher.js';
+export type { OrganOptions } from './dispatcher-options.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { builtinHandlers } from './builtin.js';
 export type { TaskRow } from './rows.js';
