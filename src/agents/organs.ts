@@ -1,0 +1,196 @@
+/**
+ * Organs: workers of the agent layer. A worker started with an organ registers it
+ * (organ_registry, its agent in agent_registry with agent__member_of__organ), joins the
+ * runtime registry with the organ id as its logical id, and writes what it provides as the
+ * edges organ__provides__capability (with the version, migration 025) and
+ * organ__provides__skill. Each start states the organ's whole offer: capabilities and skills
+ * it no longer advertises are withdrawn. A provider is live while an alive registry instance
+ * (current epoch, fresh heartbeat: the view active_instances) has the organ id as logical id.
+ */
+import type { Db, Queryable } from '../db/types.js';
+import { invalidInput } from '../errors.js';
+import type { OrganOptions } from '../tasks/dispatcher-options.js';
+
+/** A dotted-number version: '2', '1.4.0' (at most 8 parts of at most 9 digits; the 025 check). */
+export const VERSION_PATTERN = /^[0-9]{1,9}(\.[0-9]{1,9}){0,7}$/;
+/** Capability and skill names: no spaces, commas, '@' or comparison signs (they separate constraints). */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$/;
+
+/** An organ's offer after validation: names trimmed, duplicates refused. */
+export interface OrganSpec {
+  id: string;
+  agentId: string | null;
+  capabilities: { name: string; version: string }[];
+  skills: string[];
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v)));
+
+function checkId(path: string, v: unknown): string {
+  if (typeof v !== 'string' || v.trim() === '' || v.length > 200 || /\s/.test(v))
+    throw invalidInput(`${path}: expected a non-empty id without spaces (at most 200 characters), got ${show(v)}`, { field: path });
+  return v;
+}
+
+/**
+ * Validate an organ option (SEEDCORE_INVALID_INPUT, nothing written). Pure: the worker calls
+ * it before it registers anything.
+ */
+export function validateOrgan(organ: OrganOptions, path = 'organ'): OrganSpec {
+  if (typeof organ !== 'object' || organ === null)
+    throw invalidInput(`${path}: expected an object { id, agentId?, capabilities?, skills? }, got ${show(organ)}`, { field: path });
+  const id = checkId(`${path}.id`, organ.id);
+  const agentId = organ.agentId === undefined ? null : checkId(`${path}.agentId`, organ.agentId);
+  const caps = organ.capabilities ?? [];
+  if (!Array.isArray(caps))
+    throw invalidInput(`${path}.capabilities: expected an array of { name, version }, got ${show(caps)}`, { field: `${path}.capabilities` });
+  const seen = new Set<string>();
+  const capabilities = caps.map((c, i) => {
+    const p = `${path}.capabilities[${i}]`;
+    if (typeof c !== 'object' || c === null) throw invalidInput(`${p}: expected { name, version }, got ${show(c)}`, { field: p });
+    if (typeof c.name !== 'string' || !NAME_PATTERN.test(c.name))
+      throw invalidInput(`${p}.name: expected a capability name (letters, digits, _ . : / -), got ${show(c.name)}`, { field: `${p}.name` });
+    if (typeof c.version !== 'string' || !VERSION_PATTERN.test(c.version))
+      throw invalidInput(`${p}.version: expected a dotted-number version such as 2 or 1.4.0, got ${show(c.version)}`, { field: `${p}.version` });
+    if (seen.has(c.name)) throw invalidInput(`${p}.name: capability '${c.name}' is listed twice`, { field: `${p}.name` });
+    seen.add(c.name);
+    return { name: c.name, version: c.version };
+  });
+  const sk = organ.skills ?? [];
+  if (!Array.isArray(sk)) throw invalidInput(`${path}.skills: expected an array of skill names, got ${show(sk)}`, { field: `${path}.skills` });
+  const skills = [
+    ...new Set(
+      sk.map((s, i) => {
+        if (typeof s !== 'string' || !NAME_PATTERN.test(s))
+          throw invalidInput(`${path}.skills[${i}]: expected a skill name (letters, digits, _ . : / -), got ${show(s)}`, { field: `${path}.skills[${i}]` });
+        return s;
+      }),
+    ),
+  ];
+  return { id, agentId, capabilities, skills };
+}
+
+/**
+ * Parse the CLI form `name@version,name@version` (a bare name is refused: a provider states
+ * its version). Throws SEEDCORE_INVALID_INPUT naming the bad item.
+ */
+export function parseCapabilityList(text: string, flag = '--capabilities'): { name: string; version: string }[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw invalidInput(`${flag}: expected name@version[,name@version…], got '${text}'`, { field: flag });
+  return items.map((item) => {
+    const at = item.lastIndexOf('@');
+    const name = at > 0 ? item.slice(0, at) : '';
+    const version = at > 0 ? item.slice(at + 1) : '';
+    if (!NAME_PATTERN.test(name) || !VERSION_PATTERN.test(version))
+      throw invalidInput(`${flag}: expected name@version with a dotted-number version (e.g. summarize@2, embed@1.4.0), got '${item}'`, { field: flag });
+    return { name, version };
+  });
+}
+
+/**
+ * Register the organ and replace its offer, in one transaction: organ_registry (and the
+ * agent with its membership edge), the capability rows it names, its provides edges with
+ * versions, and the withdrawal of edges it no longer advertises. Returns what was withdrawn.
+ */
+export async function registerOrgan(db: Db, spec: OrganSpec): Promise<{ withdrawn: { capabilities: string[]; skills: string[] } }> {
+  return db.transaction(async (tx) => {
+    if (spec.agentId !== null) {
+      await tx.query('SELECT ensure_agent_node($1)', [spec.agentId]);
+    }
+    await tx.query('SELECT ensure_organ_node($1)', [spec.id]);
+    if (spec.agentId !== null) {
+      await tx.query('UPDATE organ_registry SET agent_id = $2 WHERE organ_id = $1 AND agent_id IS DISTINCT FROM $2', [spec.id, spec.agentId]);
+      await tx.query('INSERT INTO agent_member_of_organ (agent_id, organ_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [spec.agentId, spec.id]);
+    }
+    const names = spec.capabilities.map((c) => c.name);
+    const versions = spec.capabilities.map((c) => c.version);
+    await tx.query('INSERT INTO capability (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING', [names]);
+    const goneCaps = await tx.query<{ name: string }>(
+      `DELETE FROM organ_provides_capability e USING capability c
+        WHERE e.organ_id = $1 AND c.capability_id = e.capability_id AND NOT (c.name = ANY($2::text[]))
+        RETURNING c.name`,
+      [spec.id, names],
+    );
+    await tx.query(
+      `INSERT INTO organ_provides_capability (organ_id, capability_id, version)
+       SELECT $1, c.capability_id, v.version
+         FROM unnest($2::text[], $3::text[]) AS v(name, version)
+         JOIN capability c ON c.name = v.name
+       ON CONFLICT (organ_id, capability_id) DO UPDATE SET version = EXCLUDED.version
+         WHERE organ_provides_capability.version IS DISTINCT FROM EXCLUDED.version`,
+      [spec.id, names, versions],
+    );
+    await tx.query('INSERT INTO skill (skill_name) SELECT unnest($1::text[]) ON CONFLICT (skill_name) DO NOTHING', [spec.skills]);
+    const goneSkills = await tx.query<{ skill_name: string }>(
+      'DELETE FROM organ_provides_skill WHERE organ_id = $1 AND NOT (skill_name = ANY($2::text[])) RETURNING skill_name',
+      [spec.id, spec.skills],
+    );
+    await tx.query('INSERT INTO organ_provides_skill (organ_id, skill_name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [spec.id, spec.skills]);
+    return { withdrawn: { capabilities: goneCaps.rows.map((r) => r.name).sort(), skills: goneSkills.rows.map((r) => r.skill_name).sort() } };
+  });
+}
+
+/** One capability of a live organ, served by one alive registry instance. */
+export interface LiveProvider {
+  capability: string;
+  /** The version on the organ's edge; null for an edge written without one. */
+  version: string | null;
+  organId: string;
+  instanceId: string;
+}
+
+/**
+ * The live providers: every (capability, organ, alive instance) whose registry instance has
+ * the organ id as logical id and is alive in the current epoch with a fresh heartbeat.
+ * Embeddable: the claim and the discovery endpoint can use the same condition.
+ */
+export const LIVE_PROVIDERS_SQL = `
+  SELECT c.name AS capability, e.version, e.organ_id AS "organId", ai.instance_id::text AS "instanceId"
+    FROM organ_provides_capability e
+    JOIN capability c ON c.capability_id = e.capability_id
+    JOIN active_instances ai ON ai.logical_id = e.organ_id`;
+
+/** Live providers, optionally of one capability; ordered by capability, organ, instance. */
+export async function liveProviders(db: Queryable, options: { capability?: string } = {}): Promise<LiveProvider[]> {
+  const r = await db.query<LiveProvider>(
+    `SELECT * FROM (${LIVE_PROVIDERS_SQL}) p WHERE $1::text IS NULL OR p.capability = $1 ORDER BY capability, "organId", "instanceId"`,
+    [options.capability ?? null],
+  );
+  return r.rows;
+}
+
+/** An organ as registered: its agent and its offer. */
+export interface OrganInfo {
+  organId: string;
+  agentId: string | null;
+  capabilities: { name: string; version: string | null }[];
+  skills: string[];
+  /** Alive registry instances serving it now. */
+  instances: string[];
+}
+
+/**
+ * Registered organs with their offer and alive instances; `organIds` narrows the list (e.g.
+ * the logical ids of the instances a page shows). Ordered by organ id.
+ */
+export async function listOrgans(db: Queryable, options: { organIds?: string[]; limit?: number } = {}): Promise<OrganInfo[]> {
+  const r = await db.query<OrganInfo>(
+    `SELECT o.organ_id AS "organId", o.agent_id AS "agentId",
+            coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.name, 'version', e.version) ORDER BY c.name)
+                        FROM organ_provides_capability e JOIN capability c ON c.capability_id = e.capability_id
+                       WHERE e.organ_id = o.organ_id), '[]'::jsonb) AS capabilities,
+            coalesce((SELECT jsonb_agg(s.skill_name ORDER BY s.skill_name) FROM organ_provides_skill s
+                       WHERE s.organ_id = o.organ_id), '[]'::jsonb) AS skills,
+            coalesce((SELECT jsonb_agg(ai.instance_id::text ORDER BY ai.instance_id) FROM active_instances ai
+                       WHERE ai.logical_id = o.organ_id), '[]'::jsonb) AS instances
+       FROM organ_registry o
+      WHERE $1::text[] IS NULL OR o.organ_id = ANY($1::text[])
+      ORDER BY o.organ_id
+      LIMIT $2`,
+    [options.organIds ?? null, options.limit ?? 500],
+  );
+  return r.rows;
+}
