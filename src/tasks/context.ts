@@ -1,4 +1,6 @@
 /** The `ctx` a handler receives. */
+import { createTaskArtifacts, type TaskArtifacts } from '../agents/artifacts.js';
+import { createTaskMemory, type TaskMemory } from '../agents/memory.js';
 import type { Db } from '../db/types.js';
 import { SeedCoreError } from '../errors.js';
 import type { Held } from './dispatcher-options.js';
@@ -42,11 +44,15 @@ export function makeContext(p: {
   logger: TaskLogger;
   taskFacts: ((db: Db, taskId: string) => TaskFacts) | undefined;
   heartbeat: () => Promise<void>;
+  /** The agent of the worker's organ (DispatcherOptions.organ.agentId): owns memory a task without its own agent writes. */
+  organAgentId?: string | undefined;
 }): TaskContext {
   const { held } = p;
   let facts: TaskFacts | undefined;
   let logger: TaskLogger | undefined;
   let durable: Durable | undefined;
+  let memory: TaskMemory | undefined;
+  let artifacts: TaskArtifacts | undefined;
   // Made on first use: most handlers never call a durable method.
   const d = (): Durable => (durable ??= new Durable(p.db, held.task.id, held.owner));
   return {
@@ -59,6 +65,14 @@ export function makeContext(p: {
     get facts(): TaskFacts {
       facts ??= p.taskFacts ? p.taskFacts(p.db, held.task.id) : missingFacts();
       return facts;
+    },
+    get memory(): TaskMemory {
+      memory ??= createTaskMemory(p.db, held.task.id, p.organAgentId);
+      return memory;
+    },
+    get artifacts(): TaskArtifacts {
+      artifacts ??= createTaskArtifacts(p.db, held.task.id);
+      return artifacts;
     },
     progress(done: number, total?: number): void {
       held.progress = total === undefined ? { done } : { done, total };

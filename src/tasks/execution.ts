@@ -69,7 +69,14 @@ export class Execution {
     this.d.emit({ kind: 'started', task });
     const timeoutMs = task.timeout_seconds != null ? task.timeout_seconds * 1000 : (opts.timeouts?.[task.type] ?? opts.defaultTimeoutMs ?? 0);
     if (timeoutMs > 0) h.timer = setTimeout(() => this.finish(h, new SeedCoreError('SEEDCORE_TIMEOUT', `timed out after ${timeoutMs} ms`)), timeoutMs);
-    const ctx = makeContext({ db: this.d.db, held: h, logger: this.d.log, taskFacts: opts.taskFacts, heartbeat: () => this.d.heartbeat(h) });
+    const ctx = makeContext({
+      db: this.d.db,
+      held: h,
+      logger: this.d.log,
+      taskFacts: opts.taskFacts,
+      heartbeat: () => this.d.heartbeat(h),
+      organAgentId: opts.organ?.agentId,
+    });
     Promise.resolve()
       .then(() => (handler as NonNullable<typeof handler>)(task, ctx))
       .then(

@@ -3,6 +3,8 @@
  * handlers and context pieces against these types; the dispatcher provides them.
  */
 import type { Db } from '../db/types.js';
+import type { TaskArtifacts } from '../agents/artifacts.js';
+import type { TaskMemory } from '../agents/memory.js';
 
 export const TASK_STATUSES = ['created', 'queued', 'running', 'completed', 'failed', 'cancelled', 'retry'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -81,6 +83,14 @@ export interface TaskContext {
   /** The worker identity the task is claimed under (its registry instance id when registered). */
   ownerId: string;
   facts: TaskFacts;
+  /**
+   * Versioned agent memory (memory_cell): get records a task__reads__memory_cell edge, put
+   * writes the next version with task__writes__memory_cell and agent__owns__memory_cell edges;
+   * put with `expectedVersion` throws SEEDCORE_CONFLICT when another version is the latest.
+   */
+  memory: TaskMemory;
+  /** Artifacts the task produces (artifact + task__produces__artifact). */
+  artifacts: TaskArtifacts;
   /** Report progress for long work, e.g. (done, total). */
   progress(done: number, total?: number): void;
   logger: TaskLogger;

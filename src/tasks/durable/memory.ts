@@ -1,11 +1,14 @@
 /**
  * The durable methods of a context that has no task row behind it (a handler called directly,
- * e.g. from a test or a script): steps simply run; suspending is not possible.
+ * e.g. from a test or a script): steps simply run; suspending is not possible, nor are memory
+ * and artifacts (their edges need the task row).
  */
+import { unavailableTaskArtifacts } from '../../agents/artifacts.js';
+import { unavailableTaskMemory } from '../../agents/memory.js';
 import { SeedCoreError } from '../../errors.js';
 import type { TaskContext } from '../types.js';
 
-type DurableMethods = Pick<TaskContext, 'step' | 'sleepFor' | 'sleepUntil' | 'awaitEvent' | 'spawn' | 'awaitTasks'>;
+type DurableMethods = Pick<TaskContext, 'step' | 'sleepFor' | 'sleepUntil' | 'awaitEvent' | 'spawn' | 'awaitTasks' | 'memory' | 'artifacts'>;
 
 export function inMemoryDurable(): DurableMethods {
   const no = (what: string): Promise<never> =>
@@ -17,5 +20,7 @@ export function inMemoryDurable(): DurableMethods {
     awaitEvent: () => no('awaitEvent'),
     spawn: () => no('spawn'),
     awaitTasks: () => no('awaitTasks'),
+    memory: unavailableTaskMemory(),
+    artifacts: unavailableTaskArtifacts(),
   };
 }
