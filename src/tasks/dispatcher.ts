@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { BackgroundSubscription } from '../db/subscription.js';
 import type { Db } from '../db/types.js';
 import { SeedCoreError } from '../errors.js';
 import { cancelDependents, promoteDependents } from './dependencies.js';
@@ -47,7 +48,7 @@ export class Dispatcher {
   private readonly leases: LeaseKeeper;
   private readonly maintenance: Maintenance;
   private readonly timers: NodeJS.Timeout[] = [];
-  private unlisten: (() => Promise<void>) | undefined;
+  private wakeUps: BackgroundSubscription | undefined;
 
   constructor(
     readonly db: Db,
@@ -162,15 +163,19 @@ export class Dispatcher {
     if (this.phase !== 'new') throw new SeedCoreError('SEEDCORE_CONFLICT', 'dispatcher already started');
     this.phase = 'running';
     const listen = this.opts.listen !== false;
+    // Not awaited: LISTEN is only the fast path (polling finds the work), and behind a
+    // transaction-mode pooler it waits for the listener's notification probe (see subscription.ts).
     if (listen) {
-      try {
-        this.unlisten = await this.db.listen('seedcore_tasks', () => this.fetcher.wake(true));
-      } catch (e) {
-        // Polling still finds the work; LISTEN is only the fast path.
-        this.emitError('listen', e);
-      }
+      this.wakeUps = new BackgroundSubscription(
+        this.db,
+        'seedcore_tasks',
+        () => this.fetcher.wake(true),
+        (e) => this.emitError('listen', e),
+      );
+      // A task submitted before LISTEN landed sent its NOTIFY to nobody: look once more then.
+      void this.wakeUps.ready().then(() => this.fetcher.wake());
     }
-    await this.leases.start(listen);
+    this.leases.start(listen);
     this.poll(this.options.pollIntervalMs);
     const limits = setInterval(() => void this.fetcher.refreshLimits(), this.options.limitsRefreshMs);
     this.timers.push(limits);
@@ -226,7 +231,7 @@ export class Dispatcher {
     if (this.phase === 'stopping' || this.phase === 'stopped') return;
     const started = this.phase === 'running';
     this.phase = 'stopping';
-    await this.unlisten?.().catch(() => undefined);
+    await this.wakeUps?.close();
     await this.leases.stopListening();
     this.maintenance.stop();
     const fetching = this.fetcher.stop();

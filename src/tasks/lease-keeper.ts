@@ -12,6 +12,7 @@
  *   `lease unrenewable`, outcome not written. Their takeover by another worker can only begin
  *   after the deadline, so two executions of one task never overlap.
  */
+import { BackgroundSubscription } from '../db/subscription.js';
 import type { Db } from '../db/types.js';
 import { SeedCoreError } from '../errors.js';
 import { DEFAULTS } from './defaults.js';
@@ -42,7 +43,7 @@ export class LeaseKeeper {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly leaseMs: number;
   private readonly marginMs: number;
-  private unlistenCancel: (() => Promise<void>) | undefined;
+  private cancels: BackgroundSubscription | undefined;
   /** The last renewal pass failed: claims are paused until one succeeds. */
   private renewalFailing = false;
 
@@ -51,23 +52,24 @@ export class LeaseKeeper {
     this.marginMs = fenceMarginMs(d.options.leaseSeconds);
   }
 
-  async start(listen: boolean): Promise<void> {
-    if (listen) {
-      try {
-        this.unlistenCancel = await this.d.db.listen('seedcore_task_cancel', (id) => void this.onCancelNotify(id));
-      } catch (e) {
-        // Renewals still find cancelled tasks within a heartbeat.
-        this.d.onError('listen', e);
-      }
-    }
+  /** Starts renewing and fence checks at once; the cancel subscription joins in the background. */
+  start(listen: boolean): void {
+    // Renewals find cancelled tasks within a heartbeat anyway; the notification only makes it sooner.
+    if (listen)
+      this.cancels = new BackgroundSubscription(
+        this.d.db,
+        'seedcore_task_cancel',
+        (id) => void this.onCancelNotify(id),
+        (e) => this.d.onError('listen', e),
+      );
     this.every(this.d.options.heartbeatSeconds * 1000, () => void this.renew());
     // At most a quarter of the margin, so the check itself never eats the margin.
     this.every(Math.max(10, Math.min(DEFAULTS.fenceCheckMs, this.marginMs / 4)), () => this.checkFence());
   }
 
   async stopListening(): Promise<void> {
-    await this.unlistenCancel?.().catch(() => undefined);
-    this.unlistenCancel = undefined;
+    await this.cancels?.close();
+    this.cancels = undefined;
   }
 
   stop(): void {
