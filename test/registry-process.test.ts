@@ -12,6 +12,7 @@ import pg from 'pg';
 import { PostgresDb } from '../src/db/index.js';
 import { RegistryClient, lookup, startReconciler } from '../src/registry/index.js';
 import { freshDb, SERVER_URL, type TestDb } from './helpers/db.js';
+import { waitFor } from './helpers/wait.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/registry-child.js', import.meta.url));
 const LIVENESS = 3;
@@ -39,16 +40,6 @@ function spawnChild(url: string, logicalId: string): Child {
   return { proc, events };
 }
 
-async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, ms: number, what: string): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r())));
 
 describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DATABASE_URL: PGlite cannot be shared between processes' }, () => {
@@ -71,17 +62,17 @@ describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DA
   it('SIGKILL: gone from active_instances within the window (< 15 s), dead soon after via the reconciler', async () => {
     const c = spawnChild(t.url as string, 'killed');
     children.push(c.proc);
-    const reg = await waitFor(() => c.events.find((e) => e.event === 'registered'), 10_000, 'child registration');
+    const reg = await waitFor('child registration', () => c.events.find((e) => e.event === 'registered'), 10_000, 50);
     const id = reg.instanceId as string;
     assert.equal((await lookup(t.db, 'killed'))?.instance_id, id);
     const killedAt = Date.now();
     c.proc.kill('SIGKILL');
-    await waitFor(async () => (await lookup(t.db, 'killed')) === null, 15_000, 'instance to leave active_instances');
+    await waitFor('instance to leave active_instances', async () => (await lookup(t.db, 'killed')) === null, 15_000, 50);
     const goneAfter = Date.now() - killedAt;
     assert.ok(goneAfter < 15_000, `gone after ${goneAfter} ms`);
     const stop = startReconciler(t.db, { intervalMs: 250 });
     try {
-      await waitFor(async () => (await statusOf(id)) === 'dead', 10_000, 'reconciler to mark the instance dead');
+      await waitFor('reconciler to mark the instance dead', async () => (await statusOf(id)) === 'dead', 10_000, 50);
     } finally {
       await stop();
     }
@@ -90,15 +81,15 @@ describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DA
   it('SIGSTOP longer than the window, then SIGCONT: the process finds itself fenced and re-registers', async () => {
     const c = spawnChild(t.url as string, 'paused');
     children.push(c.proc);
-    const reg = await waitFor(() => c.events.find((e) => e.event === 'registered'), 10_000, 'child registration');
+    const reg = await waitFor('child registration', () => c.events.find((e) => e.event === 'registered'), 10_000, 50);
     const oldId = reg.instanceId as string;
     c.proc.kill('SIGSTOP');
     await sleep((LIVENESS + 1.5) * 1000);
     assert.equal(await lookup(t.db, 'paused'), null, 'a paused process is not served');
     c.proc.kill('SIGCONT');
-    const fenced = await waitFor(() => c.events.find((e) => e.event === 'fenced'), 10_000, 'child to report fencing');
+    const fenced = await waitFor('child to report fencing', () => c.events.find((e) => e.event === 'fenced'), 10_000, 50);
     assert.equal(fenced.instanceId, oldId);
-    const again = await waitFor(() => c.events.find((e) => e.event === 'registered' && e.previousInstanceId === oldId), 10_000, 're-registration');
+    const again = await waitFor('re-registration', () => c.events.find((e) => e.event === 'registered' && e.previousInstanceId === oldId), 10_000, 50);
     const newId = again.instanceId as string;
     assert.notEqual(newId, oldId);
     assert.equal(await statusOf(oldId), 'dead', 'the old instance was never revived');
@@ -118,7 +109,7 @@ describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DA
   it('SIGTERM: the process goes draining → dead and exits', async () => {
     const c = spawnChild(t.url as string, 'terminated');
     children.push(c.proc);
-    const reg = await waitFor(() => c.events.find((e) => e.event === 'registered'), 10_000, 'child registration');
+    const reg = await waitFor('child registration', () => c.events.find((e) => e.event === 'registered'), 10_000, 50);
     c.proc.kill('SIGTERM');
     await exited(c.proc);
     assert.equal(c.proc.signalCode ?? c.proc.exitCode, 'SIGTERM');
@@ -148,13 +139,13 @@ describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DA
     await admin.connect();
     try {
       const id = await c.start();
-      await waitFor(() => c.beatCount >= 2, 5000, 'beats');
+      await waitFor('beats', () => c.beatCount >= 2, 5000, 50);
       await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`);
       await t.db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'registry-outage'");
-      await waitFor(() => errors.length >= 2, 5000, 'failed beats to be reported');
+      await waitFor('failed beats to be reported', () => errors.length >= 2, 5000, 50);
       const beatsDuringOutage = c.beatCount;
       await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
-      await waitFor(() => c.beatCount >= beatsDuringOutage + 2, 5000, 'beats to resume');
+      await waitFor('beats to resume', () => c.beatCount >= beatsDuringOutage + 2, 5000, 50);
       assert.equal(c.instanceId, id, 'an outage shorter than the window does not fence');
       assert.equal((await lookup(t.db, 'outage'))?.instance_id, id);
     } finally {

@@ -5,16 +5,7 @@ import { Dispatcher, type DispatcherOptions } from '../src/tasks/dispatcher.js';
 import { setQueueLimit } from '../src/tasks/queues.js';
 import type { TaskRow } from '../src/tasks/rows.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { waitFor } from './helpers/wait.js';
 
 for (const kind of BACKENDS) {
   describe(`dispatcher with 013 options on ${kind}`, () => {
@@ -28,10 +19,15 @@ for (const kind of BACKENDS) {
       return d;
     };
     const ended = (id: string): Promise<TaskRow> =>
-      until(`task ${id} to end`, async () => {
-        const r = await tasks.get(id);
-        return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
-      });
+      waitFor(
+        `task ${id} to end`,
+        async () => {
+          const r = await tasks.get(id);
+          return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+        },
+        10_000,
+        25,
+      );
     before(async () => {
       t = await freshDb(kind);
       tasks = new TaskCoordinator(t.db);

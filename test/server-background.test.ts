@@ -7,16 +7,9 @@ import assert from 'node:assert/strict';
 import { startBackground, type Background } from '../src/server/background.js';
 import { BACKENDS } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => waitFor(what, fn, 15_000, 100);
 
 function metric(text: string, line: string): number {
   const row = text.split('\n').find((l) => l.startsWith(`${line} `));

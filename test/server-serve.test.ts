@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { openEventStream } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'seedcore.js');
 
@@ -65,20 +66,8 @@ async function json<T = Record<string, unknown>>(url: string): Promise<T> {
   return (await r.json()) as T;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+/** A serve process's routes can fail while it starts or loads the demo: keep asking. */
+const SERVE_WAIT = { timeoutMs: 30_000, everyMs: 200, retryErrors: true };
 
 for (const kind of BACKENDS) {
   describe(`seedcore serve process (${kind})`, () => {
@@ -108,10 +97,14 @@ for (const kind of BACKENDS) {
       children.push(first);
       assert.deepEqual(await json(`${first.url}/readyz`), { status: 'ready', backend: kind });
       // The demo's graph tasks are run by the in-process dispatcher.
-      const graphTasks = await waitFor('demo graph tasks to complete', async () => {
-        const page = await json<{ items: Array<{ type: string; status: string; status_emoji: string }> }>(`${first.url}/api/graph-tasks`);
-        return page.items.length === 2 && page.items.every((x) => x.status === 'completed') ? page.items : undefined;
-      });
+      const graphTasks = await waitFor(
+        'demo graph tasks to complete',
+        async () => {
+          const page = await json<{ items: Array<{ type: string; status: string; status_emoji: string }> }>(`${first.url}/api/graph-tasks`);
+          return page.items.length === 2 && page.items.every((x) => x.status === 'completed') ? page.items : undefined;
+        },
+        SERVE_WAIT,
+      );
       assert.ok(graphTasks.every((x) => x.status_emoji === '✅'));
       // The RAG question waited for the embedding, seeded from facts by text and cites them.
       const rag = await json<{ items: Array<{ result: { facts: Array<{ snippet: string }>; seed_count: number } }> }>(
@@ -120,10 +113,14 @@ for (const kind of BACKENDS) {
       const answer = rag.items[0]?.result;
       assert.ok(answer && answer.seed_count >= 1 && answer.facts.length >= 1, JSON.stringify(answer).slice(0, 300));
       assert.ok(answer.facts.some((f) => f.snippet.includes('<b>')));
-      const overview = await waitFor('all demo tasks to complete', async () => {
-        const o = await json<{ counts: Record<string, number>; total: number; instancesAlive: number }>(`${first.url}/api/overview`);
-        return o.counts.completed === o.total ? o : undefined;
-      });
+      const overview = await waitFor(
+        'all demo tasks to complete',
+        async () => {
+          const o = await json<{ counts: Record<string, number>; total: number; instancesAlive: number }>(`${first.url}/api/overview`);
+          return o.counts.completed === o.total ? o : undefined;
+        },
+        SERVE_WAIT,
+      );
       assert.ok(overview.total >= 4);
       assert.equal(overview.instancesAlive, 1, 'serve registered itself');
       const live = await json<{ items: Array<{ serve_route: string }> }>(`${first.url}/api/registry/instances`);
@@ -146,10 +143,14 @@ for (const kind of BACKENDS) {
       const again = await json<{ total: number; counts: Record<string, number> }>(`${second.url}/api/overview`);
       assert.equal(again.total, overview.total, 'data survived and the demo was not loaded twice');
       // serve prints its URL before its background work registers: wait for the second instance.
-      const all = await waitFor('the second instance to register', async () => {
-        const r = await json<{ items: Array<{ status: string }> }>(`${second.url}/api/registry/instances?all=true`);
-        return r.items.some((i) => i.status === 'alive') ? r : undefined;
-      });
+      const all = await waitFor(
+        'the second instance to register',
+        async () => {
+          const r = await json<{ items: Array<{ status: string }> }>(`${second.url}/api/registry/instances?all=true`);
+          return r.items.some((i) => i.status === 'alive') ? r : undefined;
+        },
+        SERVE_WAIT,
+      );
       assert.deepEqual(all.items.map((i) => i.status).sort(), ['alive', 'dead'], 'the first instance deregistered (dead)');
       second.kill('SIGTERM');
       assert.equal((await second.exited).code, 0);

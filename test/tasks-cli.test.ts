@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { BIN, ROOT, spawnSeedcore, waitForLog } from './helpers/procs.js';
+import { waitFor } from './helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -84,13 +85,12 @@ for (const kind of BACKENDS) {
         await waitForLog(w, 'worker ready', 60_000);
         // PGlite: the worker owns the data directory, so check through its own log lines.
         if (kind === 'postgres') {
-          const deadline = Date.now() + 20_000;
-          for (;;) {
-            const r = await cli(target, ['--json', 'tasks', 'get', a.stdout.trim()]);
-            if ((JSON.parse(r.stdout) as { status: string }).status === 'completed') break;
-            assert.ok(Date.now() < deadline, 'task completed in time');
-            await new Promise((res) => setTimeout(res, 100));
-          }
+          await waitFor(
+            'the shout task to complete',
+            async () => (JSON.parse((await cli(target, ['--json', 'tasks', 'get', a.stdout.trim()])).stdout) as { status: string }).status === 'completed',
+            20_000,
+            100,
+          );
         } else await new Promise((res) => setTimeout(res, 1500));
       } finally {
         w.child.kill('SIGTERM');

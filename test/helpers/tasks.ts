@@ -2,14 +2,7 @@
 import type { Db } from '../../src/db/types.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/tasks/dispatcher.js';
 
-export async function waitFor(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 10): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from './wait.js';
 
 export async function taskRow(
   db: Db,
