@@ -17,7 +17,6 @@ export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type
 export {
   TaskCoordinator,
   Dispatcher,
-  builtinHandlers,
   backoffDelay,
   TASK_STATUSES,
   type BackoffOptions,
@@ -38,6 +37,7 @@ export {
   type TaskStatus,
   type FactRef,
 } from './tasks/index.js';
+export { builtinHandlers } from './handlers.js';
 export {
   createGraphApi,
   createEmbeddingsApi,

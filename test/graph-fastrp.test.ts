@@ -6,10 +6,11 @@ import type { Db } from '../src/db/types.js';
 import { isSeedCoreError } from '../src/errors.js';
 import { createEmbeddingsApi, createGraphApi, fastRP, graphHandlers, type GraphApi } from '../src/graph/index.js';
 import type { RagResult } from '../src/graph/rag.js';
-import { builtinHandlers } from '../src/tasks/builtin.js';
+import { builtinHandlers } from '../src/handlers.js';
 import { Dispatcher } from '../src/tasks/dispatcher.js';
 import type { TaskContext, TaskRecord } from '../src/tasks/types.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { waitFor } from './helpers/wait.js';
 import { inMemoryDurable } from '../src/tasks/durable/memory.js';
 
 // A CommonJS module: its function is the namespace's default export at run time.
@@ -195,17 +196,19 @@ for (const kind of BACKENDS) {
       const d = new Dispatcher(t.db, { handlers: builtinHandlers(t.db), types: ['graph_embed'], pollIntervalMs: 50, listen: false });
       await d.start();
       try {
-        const deadline = Date.now() + 20000;
-        let row: { status: string; result: Record<string, unknown> | null } | undefined;
-        while (Date.now() < deadline) {
-          row = (
-            await t.db.query<{ status: string; result: Record<string, unknown> | null }>('SELECT status::text AS status, result FROM tasks WHERE id = $1', [
-              taskId,
-            ])
-          ).rows[0];
-          if (row?.status === 'completed' || row?.status === 'failed') break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        const row = await waitFor(
+          'the graph_embed task to end',
+          async () => {
+            const r = (
+              await t.db.query<{ status: string; result: Record<string, unknown> | null }>('SELECT status::text AS status, result FROM tasks WHERE id = $1', [
+                taskId,
+              ])
+            ).rows[0];
+            return r?.status === 'completed' || r?.status === 'failed' ? r : undefined;
+          },
+          20_000,
+          50,
+        );
         assert.equal(row?.status, 'completed', JSON.stringify(row));
         assert.equal(row?.result?.embedding_count, 1 + karate.degree('33'));
         assert.equal(row?.result?.k, 1);

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { redactSecrets } from '../src/server/edges.js';
-import { builtinHandlers } from '../src/tasks/builtin.js';
+import { builtinHandlers } from '../src/handlers.js';
 import type { TaskContext, TaskRecord } from '../src/tasks/types.js';
 import { BACKENDS } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';

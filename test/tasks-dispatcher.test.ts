@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isSeedCoreError } from '../src/errors.js';
 import { backoffDelay } from '../src/tasks/backoff.js';
-import { builtinHandlers } from '../src/tasks/builtin.js';
+import { builtinHandlers } from '../src/handlers.js';
 import { LazyAbort } from '../src/tasks/context.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { failTasks } from '../src/tasks/completion.js';

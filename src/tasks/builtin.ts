@@ -1,16 +1,16 @@
 /**
- * Built-in task handlers, run by `seedcore worker` (with or without --handlers).
- * Other areas add their handlers in the marked place below; keep the signature.
+ * The task area's own built-in handlers: noop, echo and sleep. Each area offers its handlers
+ * itself (the graph's are `graphHandlers` in src/graph/handlers.ts); the set a worker runs is
+ * merged above the areas, by `builtinHandlers` in src/handlers.ts.
  */
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
-import { graphHandlers } from '../graph/handlers.js';
 import type { HandlerMap } from './types.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function builtinHandlers(db: Db): HandlerMap {
-  void db; // used by the handlers added below (graph, facts)
+/** The task area's built-in handlers. `db` is unused: the signature is the one every area's handler set has. */
+export function taskHandlers(_db: Db): HandlerMap {
   return {
     /** Does nothing; for benchmarks and smoke tests. */
     noop: async () => ({ ok: true }),
@@ -43,8 +43,8 @@ export function builtinHandlers(db: Db): HandlerMap {
       });
       return { slept: ms };
     },
-    // --- other areas: add handlers below this line (e.g. graph_embed, graph_rag_query) ---
-    ...graphHandlers(db),
-    // --- end of added handlers ---
   };
 }
+
+/** The whole built-in set, still importable from here by older callers; new code imports it from src/handlers.ts. */
+export { builtinHandlers } from '../handlers.js';

@@ -2,7 +2,7 @@ export { TaskCoordinator, type ListTasksOptions, type SubmitOptions, type TaskPa
 export { Dispatcher, type DispatcherEvent, type DispatcherOptions } from './dispatcher.js';
 export type { OrganOptions } from './dispatcher-options.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
-export { builtinHandlers } from './builtin.js';
+export { taskHandlers } from './builtin.js';
 export type { TaskRow } from './rows.js';
 export type { SubmitTaskInput } from './validate.js';
 export * from './types.js';
