@@ -2,10 +2,11 @@
  * Network partitions between worker hosts and the database, with real network namespaces:
  * three `seedcore worker` processes, each in its own namespace on a bridge, against a scratch
  * PostgreSQL cluster listening on the bridge address. A host is cut off by taking its link
- * down on the bridge side: its packets vanish without an error, as with a failed route.
+ * down on the bridge side, or blackholed: the bridge stops forwarding its port while its own
+ * link stays up, so its packets vanish with nothing to tell it (a silently dropped route).
  *
- * Runs serially and takes about three minutes: it waits out real lease, liveness and TCP
- * timings (a 30 s and a 90 s cut, 40 s tasks). Skipped, with the reason, where namespaces
+ * Runs serially and takes about four minutes: it waits out real lease, liveness and TCP
+ * timings (a 30 s and a 90 s cut, a 30 s blackhole, 40 s and 25 s tasks). Skipped, with the reason, where namespaces
  * cannot be made (not root, no iproute2, no PostgreSQL server binaries).
  */
 import assert from 'node:assert/strict';
@@ -212,6 +213,100 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
       assert.deepEqual(late, [], 'no execution began under an instance id the registry had declared dead');
     } finally {
       await stopWorkers();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('(c) a silently dropped route for 30 s (link up, packets vanish): the host self-fences before any takeover, no overlap, all complete', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sct-journal-c-'));
+    try {
+      await startWorkers(['--concurrency', '3', '--prefetch', '0', '--no-schedules']);
+      await db.query(`INSERT INTO tasks (type, params, status) SELECT 'slow', '{"ms": 25000}', 'queued' FROM generate_series(1, 6)`);
+      await waitFor(
+        'all 6 running',
+        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'")).rows[0]?.n === 6,
+        30_000,
+        100,
+      );
+      const owners = await db.query<{ owner_id: string; n: number; pid: number }>(
+        `SELECT t.owner_id, count(*)::int AS n, ri.pid FROM tasks t JOIN registry_instance ri ON ri.instance_id::text = t.owner_id
+          WHERE t.status = 'running' GROUP BY t.owner_id, ri.pid ORDER BY n DESC LIMIT 1`,
+      );
+      const victim = owners.rows[0];
+      assert.ok(victim && victim.n > 0);
+      const victimIndex = await hostOf(victim.pid);
+      const victimWorker = workers[victimIndex] as Proc;
+      topo.blackhole(victimIndex);
+      const cutAt = Date.now();
+      let takeoverAt: number | undefined;
+      try {
+        // The route is gone but nothing says so: the host's link stays up with carrier.
+        assert.equal(topo.linkUp(victimIndex), true, 'the blackholed host still has its link up');
+        await waitFor(
+          'another host took over a task of the blackholed one',
+          async () => {
+            const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND owner_id <> $1", [victim.owner_id]);
+            const moved = journal(dir).some((l) => l.e === 'start' && l.owner !== victim.owner_id && l.at > cutAt);
+            return moved && (r.rows[0]?.n ?? 0) > 0;
+          },
+          28_000,
+          250,
+        );
+        takeoverAt = Date.now();
+        const left = 30_000 - (Date.now() - cutAt);
+        if (left > 0) await new Promise((r) => setTimeout(r, left));
+      } finally {
+        topo.unblackhole(victimIndex);
+      }
+      await waitFor(
+        'all 6 completed',
+        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'slow' AND status = 'completed'")).rows[0]?.n === 6,
+        120_000,
+        500,
+      );
+      const runs = executions(journal(dir));
+      let overlaps = 0;
+      let reruns = 0;
+      for (const [id, list] of runs) {
+        list.sort((a, b) => a.start - b.start);
+        if (list.length > 1) reruns++;
+        for (let i = 1; i < list.length; i++) {
+          const prev = list[i - 1] as { end: number; owner: string };
+          const cur = list[i] as { start: number; owner: string };
+          if (cur.start < prev.end) {
+            overlaps++;
+            console.error(`task ${id}: ${prev.owner} until ${prev.end}, ${cur.owner} from ${cur.start} (${prev.end - cur.start} ms overlap)`);
+          }
+        }
+      }
+      // Positive controls: the blackholed host's tasks were taken over during the cut, and it
+      // had aborted them itself (self-fence, not an error from the network) before that.
+      assert.ok(takeoverAt !== undefined && takeoverAt - cutAt < 30_000, 'a takeover happened while the route was dropped');
+      assert.ok(reruns >= victim.n, `${reruns} tasks ran more than once; the blackholed host held ${victim.n}`);
+      const aborted = [...runs.values()].flat().filter((r) => r.aborted && r.owner === victim.owner_id);
+      assert.equal(aborted.length, victim.n, 'the blackholed host aborted every handler it ran');
+      assert.match(victimWorker.stderr(), /self-fenced/, 'the blackholed host logged its self-fence');
+      // Self-fence before takeover, task by task (the journal shares the database's clock).
+      const fencedAt = Math.max(...aborted.map((r) => r.end));
+      const takenOver = [...runs.values()].flat().filter((r) => r.owner !== victim.owner_id && r.start > cutAt);
+      const firstTakeover = Math.min(...takenOver.map((r) => r.start));
+      console.log(`blackhole: last handler aborted ${fencedAt - cutAt} ms after the cut, first takeover ${firstTakeover - cutAt} ms after it`);
+      for (const [id, list] of runs) {
+        const gaveUp = list.find((r) => r.aborted && r.owner === victim.owner_id);
+        if (!gaveUp) continue;
+        const next = list.find((r) => r.owner !== victim.owner_id && r.start > cutAt);
+        assert.ok(next && next.start >= gaveUp.end, `task ${id} was taken over only after the blackholed host gave it up`);
+      }
+      assert.equal(overlaps, 0, 'no two executions of one task overlap in time');
+      // Nothing ran to completion under two owners: one successful end per task.
+      const ends = journal(dir).filter((l) => l.e === 'end' && l.aborted !== true);
+      assert.equal(ends.length, 6, 'each task ran to its end exactly once');
+      assert.equal(new Set(ends.map((l) => l.id)).size, 6);
+      const failed = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'failed'");
+      assert.equal(failed.rows[0]?.n, 0);
+    } finally {
+      await stopWorkers();
+      await db.query('DELETE FROM tasks');
       rmSync(dir, { recursive: true, force: true });
     }
   });

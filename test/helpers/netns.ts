@@ -3,7 +3,7 @@
  * scratch PostgreSQL cluster listening on the bridge address 10.231.0.1. Everything made here is
  * removed by `teardown()`, which is safe to call after a partial setup.
  *
- * Needs root, `ip` (iproute2) and the PostgreSQL server binaries; `unavailable()` says why not.
+ * Needs root, `ip` and `bridge` (iproute2) and the PostgreSQL server binaries; `unavailable()` says why not.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +28,7 @@ export function unavailable(): string | null {
   if (process.platform !== 'linux') return 'network namespaces need Linux';
   if (process.getuid?.() !== 0) return 'network namespaces need root';
   if (spawnSync('ip', ['-V'], { stdio: 'ignore' }).status !== 0) return "the 'ip' command (iproute2) is missing";
+  if (spawnSync('bridge', ['-V'], { stdio: 'ignore' }).status !== 0) return "the 'bridge' command (iproute2) is missing";
   if (!PG_BIN) return 'no PostgreSQL server binaries (initdb) under /usr/lib/postgresql';
   if (spawnSync('id', ['-u', 'postgres'], { stdio: 'ignore' }).status !== 0) return "no 'postgres' system user to run a scratch cluster";
   const probe = 'sct-probe';
@@ -53,6 +54,16 @@ export interface Topology {
   /** Cut a host off: its packets are dropped without an error (like a failed route). */
   cut(i: number): void;
   heal(i: number): void;
+  /**
+   * Blackhole a host: the bridge stops forwarding its port (port state disabled), so its packets
+   * vanish while its own link stays up with carrier and its routes in place. Nothing tells the
+   * host (no RST, no ICMP, no link event): only timeouts can.
+   */
+  blackhole(i: number): void;
+  /** Forward the host's port again after blackhole(). */
+  unblackhole(i: number): void;
+  /** Whether the host's own interface is up with carrier (it stays so during a blackhole). */
+  linkUp(i: number): boolean;
   teardown(): void;
 }
 
@@ -137,6 +148,13 @@ export function setUp(hostCount: number, port: number): Topology {
     localUrl: `postgres://seedcore@127.0.0.1:${port}/seedcore`,
     cut: (i) => sh('ip', ['link', 'set', (hosts[i] as Host).outerLink, 'down']),
     heal: (i) => sh('ip', ['link', 'set', (hosts[i] as Host).outerLink, 'up']),
+    blackhole: (i) => sh('bridge', ['link', 'set', 'dev', (hosts[i] as Host).outerLink, 'state', '0']),
+    unblackhole: (i) => sh('bridge', ['link', 'set', 'dev', (hosts[i] as Host).outerLink, 'state', '3']),
+    linkUp: (i) => {
+      const h = hosts[i] as Host;
+      const line = sh('ip', ['-n', h.ns, '-o', 'link', 'show', `sct-p${i + 1}`]);
+      return /[<,]UP[,>]/.test(line) && line.includes('LOWER_UP') && / state UP /.test(line);
+    },
     teardown,
   };
 }
