@@ -32,7 +32,7 @@ describe('registry CLI (pglite)', () => {
   it('list --json, epoch rotate, expire --json on the embedded database', async () => {
     const list = await cli('--json', 'registry', 'list');
     assert.equal(list.code, 0, list.stderr);
-    const rows = JSON.parse(list.stdout) as { instance_id: string; heartbeat_age_seconds: number }[];
+    const rows = (JSON.parse(list.stdout) as { items: { instance_id: string; heartbeat_age_seconds: number }[] }).items;
     assert.equal(rows[0]?.instance_id, id);
     assert.ok((rows[0]?.heartbeat_age_seconds ?? -1) >= 0);
     assert.equal((await cli('registry', 'epoch', 'rotate')).code, 0);
@@ -66,7 +66,7 @@ describe('registry CLI (postgres)', { skip: SERVER_URL ? false : 'needs DATABASE
   it('list shows live instances with a database-clock heartbeat age; lookup; rotate fences; expire; list --all', async () => {
     const list = await cli('--json', 'registry', 'list');
     assert.equal(list.code, 0, list.stderr);
-    const rows = JSON.parse(list.stdout) as { instance_id: string; status: string; heartbeat_age_seconds: number }[];
+    const rows = (JSON.parse(list.stdout) as { items: { instance_id: string; status: string; heartbeat_age_seconds: number }[] }).items;
     assert.deepEqual(
       rows.map((r) => [r.instance_id, r.status]),
       [[client.instanceId, 'alive']],
@@ -82,7 +82,7 @@ describe('registry CLI (postgres)', { skip: SERVER_URL ? false : 'needs DATABASE
     const expired = await cli('--json', 'registry', 'expire');
     assert.equal(expired.code, 0, expired.stderr);
     const all = await cli('--json', 'registry', 'list', '--all');
-    const statuses = new Map((JSON.parse(all.stdout) as { instance_id: string; status: string }[]).map((r) => [r.instance_id, r.status]));
+    const statuses = new Map((JSON.parse(all.stdout) as { items: { instance_id: string; status: string }[] }).items.map((r) => [r.instance_id, r.status]));
     assert.equal(statuses.get(before as string), 'dead', 'old-epoch instance expired');
   });
 });

@@ -101,7 +101,7 @@ for (const kind of BACKENDS) {
       }
       assert.equal((await runCli([...pre, 'schedules', 'disable', 'hourly-report'], env)).code, 0);
       const list = await runCli([...pre, '--json', 'schedules', 'list'], env);
-      const rows = JSON.parse(list.stdout) as { name: string; enabled: boolean; priority: string }[];
+      const rows = (JSON.parse(list.stdout) as { items: { name: string; enabled: boolean; priority: string }[] }).items;
       assert.deepEqual(
         rows.map((r) => [r.name, r.enabled, r.priority]),
         [['hourly-report', false, 'high']],

@@ -16,7 +16,7 @@ for (const kind of BACKENDS) {
     after(async () => s.close());
 
     it('lists queues with waiting counts and sets, pauses and removes a limit over real HTTP', async () => {
-      assert.deepEqual(await (await fetch(`${base}/api/queues`)).json(), { items: [] });
+      assert.deepEqual(await (await fetch(`${base}/api/queues`)).json(), { items: [], nextCursor: null });
       for (let i = 0; i < 3; i++) await s.core.tasks.submit({ type: 'mail', queue: 'email' });
       const put = async (body: unknown) => fetch(`${base}/api/queues/email/limit`, { method: 'PUT', headers: json, body: JSON.stringify(body) });
       let r = await put({ max_running: 2 });

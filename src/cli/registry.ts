@@ -32,7 +32,8 @@ export function registerRegistryCommands(program: Command): void {
       const db = await openDb(cmd, { poolSize: 2 });
       try {
         const rows = opts.all ? await listInstances(db, { limit: opts.limit }) : await listActive(db);
-        output(cmd, rows, () => table(rows));
+        // --json prints the body of GET /api/registry/instances: the one page shape.
+        output(cmd, { items: rows, nextCursor: null }, () => table(rows));
       } finally {
         await db.close();
       }

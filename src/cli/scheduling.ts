@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
-import { listQueues, setQueueLimit } from '../tasks/queues.js';
+import { listQueues, queueInfo, setQueueLimit } from '../tasks/queues.js';
 import { parseAge, pruneTasks } from '../tasks/retention.js';
 import { TaskSchedules, type ScheduleRow } from '../tasks/schedules.js';
 import { TASK_PRIORITIES, TASK_STATUSES, type TaskPriority, type TaskStatus } from '../tasks/types.js';
@@ -40,7 +40,8 @@ function registerSchedules(program: Command): void {
     .description('list schedules with their next slot')
     .action(async (_o: unknown, cmd: Command) => {
       const rows = await withDb(cmd, (db) => new TaskSchedules(db).list());
-      output(cmd, rows, () => (rows.length ? rows.map(scheduleLine).join('\n') : 'no schedules'));
+      // --json prints the body of GET /api/schedules: the one page shape.
+      output(cmd, { items: rows, nextCursor: null }, () => (rows.length ? rows.map(scheduleLine).join('\n') : 'no schedules'));
     });
   sc.command('set')
     .description('create or replace a schedule (fires from the next slot after now)')
@@ -101,7 +102,7 @@ function registerQueues(program: Command): void {
     .description('queues with tasks waiting or running, or a limit')
     .action(async (_o: unknown, cmd: Command) => {
       const rows = await withDb(cmd, (db) => listQueues(db));
-      output(cmd, rows, () =>
+      output(cmd, { items: rows, nextCursor: null }, () =>
         rows.length ? rows.map((r) => `${r.queue}  waiting ${r.waiting}  running ${r.running}  limit ${r.max_running ?? 'none'}`).join('\n') : 'no queues',
       );
     });
@@ -110,9 +111,15 @@ function registerQueues(program: Command): void {
     .argument('<queue>', 'queue name')
     .argument('<max>', "maximum running tasks, or 'none'")
     .action(async (queue: string, max: string, _o: unknown, cmd: Command) => {
-      const n = max === 'none' ? null : parseIntOption('<max>', 0, 1_000_000)(max);
-      await withDb(cmd, (db) => setQueueLimit(db, queue, n));
-      output(cmd, { queue, max_running: n }, () => `queue ${queue}: limit ${n ?? 'none'}`);
+      // A number is passed as a number and anything else as given, so the library's schema
+      // reports it (max_running: expected …, got …) as it does for the HTTP body.
+      const n: unknown = max === 'none' ? null : max.trim() !== '' && Number.isFinite(Number(max)) ? Number(max) : max;
+      const row = await withDb(cmd, async (db) => {
+        await setQueueLimit(db, queue, n as number | null);
+        return queueInfo(db, queue);
+      });
+      // --json prints the body of PUT /api/queues/:queue/limit.
+      output(cmd, row, () => `queue ${queue}: limit ${row.max_running ?? 'none'}`);
     });
 }
 

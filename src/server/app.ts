@@ -23,6 +23,8 @@ import { registerRegistryRoutes } from './routes/registry.js';
 import { typeboxValidatorCompiler } from './validation.js';
 import { TaskSchema } from '../tasks/rows.js';
 import { TaskInputSchema } from '../tasks/validate.js';
+import { QueueLimitSchema, QueueSchema } from '../tasks/queues.js';
+import { ScheduleInputSchema, ScheduleSchema } from '../tasks/schedules.js';
 
 export interface ServerOptions {
   /** The SeedCore facade whose APIs the routes expose (its database is used for reads). */
@@ -158,7 +160,14 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
         // The library's own schemas, named: what GET /api/tasks/:id returns and POST /api/tasks takes.
-        schemas: { Task: TaskSchema, TaskInput: TaskInputSchema } as unknown as Record<string, never>,
+        schemas: {
+          Task: TaskSchema,
+          TaskInput: TaskInputSchema,
+          Schedule: ScheduleSchema,
+          ScheduleInput: ScheduleInputSchema,
+          Queue: QueueSchema,
+          QueueLimit: QueueLimitSchema,
+        } as unknown as Record<string, never>,
       },
       security: token ? [{ bearer: [] }] : [],
     },

@@ -4,32 +4,53 @@
  * once across all workers; 0 pauses the queue. Workers re-read which of their queues are
  * limited every `limitsRefreshMs` (until then a newly limited queue is simply not claimed from).
  */
+import { Type, type Static } from '@sinclair/typebox';
 import type { Queryable } from '../db/types.js';
-import { invalidInput, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
+import { assertSchema } from '../schema-check.js';
 
-export interface QueueInfo {
-  queue: string;
-  /** null = unlimited. */
-  max_running: number | null;
-  running: number;
-  /** queued + retry. */
-  waiting: number;
-}
+/** A queue name, as a task's `queue` field takes it (the HTTP path parameter). */
+export const QueueNameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Queue name.' });
 
-function queueName(q: unknown): string {
-  if (typeof q !== 'string' || q.length < 1 || q.length > 200) throw invalidInput('queue name must be 1–200 characters', { field: 'queue' });
-  return q;
-}
+/** A queue's running-task limit: what `setQueueLimit`, PUT /api/queues/:queue/limit and `seedcore queues limit` take. */
+export const QueueLimitSchema = Type.Object(
+  {
+    queue: QueueNameSchema,
+    max_running: Type.Union([Type.Integer({ minimum: 0, maximum: 1_000_000 }), Type.Null()], {
+      description: 'Running-task limit across all workers; 0 pauses the queue, null removes the limit.',
+    }),
+  },
+  { additionalProperties: false, description: 'A queue limit.' },
+);
+
+/** The body of PUT /api/queues/:queue/limit: QueueLimitSchema without the queue (it is in the path). */
+export const QueueLimitBodySchema = Type.Object(
+  { max_running: QueueLimitSchema.properties.max_running },
+  { additionalProperties: false, description: 'A queue limit (the queue is in the path).' },
+);
+
+/** A queue with its counts and limit: listQueues' rows and the HTTP/CLI --json shape. */
+export const QueueSchema = Type.Object(
+  {
+    queue: Type.String(),
+    max_running: Type.Unsafe<number | null>({ type: ['integer', 'null'], description: 'Running-task limit; null = unlimited.' }),
+    running: Type.Integer(),
+    waiting: Type.Integer({ description: 'queued + retry' }),
+  },
+  { description: 'A queue.' },
+);
+
+export type QueueInfo = Static<typeof QueueSchema>;
 
 /** Set (or with null remove) the running-task limit of a queue. */
 export async function setQueueLimit(db: Queryable, queue: string, maxRunning: number | null): Promise<void> {
-  const name = queueName(queue);
+  assertSchema(QueueLimitSchema, { queue, max_running: maxRunning });
+  const name = queue;
   if (maxRunning === null) {
     const res = await db.query('DELETE FROM queue_limits WHERE queue = $1', [name]);
     if (res.rowCount === 0) throw notFound(`queue '${name}' has no limit`);
     return;
   }
-  if (!Number.isInteger(maxRunning) || maxRunning < 0 || maxRunning > 1_000_000) throw invalidInput('max_running must be an integer ≥ 0 (0 pauses the queue)');
   await db.query(
     `INSERT INTO queue_limits (queue, max_running) VALUES ($1, $2)
      ON CONFLICT (queue) DO UPDATE SET max_running = EXCLUDED.max_running, updated_at = now()`,
@@ -49,4 +70,9 @@ export async function listQueues(db: Queryable): Promise<QueueInfo[]> {
       ORDER BY 1`,
   );
   return res.rows;
+}
+
+/** One queue's counts and limit (zeros and no limit for a queue nothing uses). */
+export async function queueInfo(db: Queryable, queue: string): Promise<QueueInfo> {
+  return (await listQueues(db)).find((q) => q.queue === queue) ?? { queue, max_running: null, running: 0, waiting: 0 };
 }

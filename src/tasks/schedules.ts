@@ -7,55 +7,78 @@
  * and the task insert in the same transaction: however many workers evaluate the schedule, one
  * update wins and the others match no row, so each slot creates exactly one task.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import type { Db, Queryable } from '../db/types.js';
-import { invalidInput, notFound } from '../errors.js';
+import { invalidInput, isSeedCoreError, notFound } from '../errors.js';
+import { assertSchema } from '../schema-check.js';
 import { checkTimeZone, latestSlot, nextSlot, parseCron } from './cron.js';
+import { TaskPrioritySchema } from './rows.js';
 import { submitTasks } from './submit.js';
-import { TASK_PRIORITIES, type TaskPriority } from './types.js';
-import { isPlainObject } from './validate.js';
+import type { TaskPriority } from './types.js';
 
-export interface ScheduleInput {
-  name: string;
-  /** 5-field cron expression or macro (@hourly, @daily, …). */
-  cron: string;
-  /** IANA time zone the cron fields are read in. @defaultValue 'UTC' */
-  timezone?: string;
-  /** Task type created on each slot. */
-  type: string;
-  params?: Record<string, unknown>;
-  /** @defaultValue 'default' */
-  queue?: string;
-  /** @defaultValue 'normal' */
-  priority?: TaskPriority;
-  /** @defaultValue true */
-  enabled?: boolean;
-}
+const NonBlank = (description: string) => Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description });
+const Timestamp = (description: string) => Type.Unsafe<Date>({ type: 'string', format: 'date-time', description });
 
-export interface ScheduleRow {
-  name: string;
-  cron: string;
-  timezone: string;
-  type: string;
-  params: Record<string, unknown>;
-  queue: string;
-  priority: TaskPriority;
-  enabled: boolean;
-  /** The latest slot fired, or the time the schedule was set/enabled (slots after it fire). */
-  last_slot: Date;
-  last_task_id: string | null;
-  created_at: Date;
-  updated_at: Date;
-  /** Next slot after last_slot (computed; null when disabled or the cron never matches). */
-  next_slot: Date | null;
-}
+/** A schedule name: the key of `task_schedules` (the HTTP path parameter). */
+export const ScheduleNameSchema = NonBlank('Schedule name.');
+
+/**
+ * What a schedule says, apart from its name: the body of PUT /api/schedules/:name and the
+ * options of `seedcore schedules set`.
+ */
+export const ScheduleFieldsSchema = Type.Object(
+  {
+    cron: NonBlank('5-field cron expression or macro (@hourly, @daily, …).'),
+    timezone: Type.Optional(NonBlank('IANA time zone the cron fields are read in. Default UTC.')),
+    type: NonBlank('Task type created on each slot.'),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Params of the created tasks, a JSON object. Default {}.' })),
+    queue: Type.Optional(NonBlank('Queue of the created tasks. Default "default".')),
+    priority: Type.Optional(TaskPrioritySchema),
+    enabled: Type.Optional(Type.Boolean({ description: 'Default true.' })),
+  },
+  { additionalProperties: false, description: 'A schedule without its name.' },
+);
+
+/** One schedule to create or replace (the library's TaskSchedules.set). */
+export const ScheduleInputSchema = Type.Object(
+  { name: ScheduleNameSchema, ...ScheduleFieldsSchema.properties },
+  { additionalProperties: false, description: 'A schedule to create or replace.' },
+);
+
+export type ScheduleInput = Static<typeof ScheduleInputSchema>;
+
+/** A `task_schedules` row with its computed next slot: the library's ScheduleRow and the HTTP/CLI --json shape. */
+export const ScheduleSchema = Type.Object(
+  {
+    name: Type.String(),
+    cron: Type.String(),
+    timezone: Type.String(),
+    type: Type.String(),
+    params: Type.Record(Type.String(), Type.Unknown()),
+    queue: Type.String(),
+    priority: TaskPrioritySchema,
+    enabled: Type.Boolean(),
+    last_slot: Timestamp('The latest slot fired, or the time the schedule was set/enabled (slots after it fire).'),
+    last_task_id: Type.Unsafe<string | null>({ type: ['string', 'null'], format: 'uuid', description: 'The task the latest slot created.' }),
+    created_at: Timestamp('Creation time.'),
+    updated_at: Timestamp('Last change.'),
+    next_slot: Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time', description: 'Next slot that will fire; null when disabled.' }),
+  },
+  { description: 'A schedule.' },
+);
+
+export type ScheduleRow = Static<typeof ScheduleSchema>;
 
 const COLUMNS = 'name, cron, timezone, type, params, queue, priority::text AS priority, enabled, last_slot, last_task_id, created_at, updated_at';
-const FIELDS = new Set(['name', 'cron', 'timezone', 'type', 'params', 'queue', 'priority', 'enabled']);
 
-function text(name: string, v: unknown, max = 200): string {
-  if (typeof v !== 'string' || v.trim() === '') throw invalidInput(`schedule: ${name} must be a non-empty string`, { field: name });
-  if (v.length > max) throw invalidInput(`schedule: ${name} is longer than ${max} characters`, { field: name });
-  return v;
+/** Run a semantic check (cron syntax, time zone) and give its error the field's path, expected and got. */
+function checked<T>(path: string, expected: string, value: string, check: (v: string) => T): T {
+  try {
+    return check(value);
+  } catch (e) {
+    if (!isSeedCoreError(e)) throw e;
+    throw invalidInput(`${path}: expected ${expected}, got ${JSON.stringify(value)} (${e.message})`, { path, expected, got: JSON.stringify(value) });
+  }
 }
 
 function withNext(r: Omit<ScheduleRow, 'next_slot'>): ScheduleRow {
@@ -72,21 +95,15 @@ export class TaskSchedules {
    * fires from the next slot after now (never a past slot).
    */
   async set(input: ScheduleInput): Promise<ScheduleRow> {
-    if (!isPlainObject(input)) throw invalidInput('schedule must be an object');
-    for (const k of Object.keys(input))
-      if (!FIELDS.has(k)) throw invalidInput(`schedule: unknown field '${k}' (allowed: ${[...FIELDS].join(', ')})`, { field: k });
-    const name = text('name', input.name);
-    const cron = text('cron', input.cron);
-    parseCron(cron);
-    const timezone = checkTimeZone(input.timezone === undefined ? 'UTC' : text('timezone', input.timezone));
-    const type = text('type', input.type);
+    assertSchema(ScheduleInputSchema, input);
+    const { name, cron } = input;
+    checked('cron', 'a 5-field cron expression or a macro such as @daily', cron, parseCron);
+    const timezone = checked('timezone', 'an IANA time zone such as UTC or Europe/Berlin', input.timezone ?? 'UTC', checkTimeZone);
+    const { type } = input;
     const params = input.params ?? {};
-    if (!isPlainObject(params)) throw invalidInput('schedule: params must be a JSON object', { field: 'params' });
-    const queue = input.queue === undefined ? 'default' : text('queue', input.queue);
+    const queue = input.queue ?? 'default';
     const priority = input.priority ?? 'normal';
-    if (!TASK_PRIORITIES.includes(priority)) throw invalidInput(`schedule: priority must be one of ${TASK_PRIORITIES.join(', ')}`, { field: 'priority' });
     const enabled = input.enabled ?? true;
-    if (typeof enabled !== 'boolean') throw invalidInput('schedule: enabled must be a boolean', { field: 'enabled' });
     const res = await this.db.query<Omit<ScheduleRow, 'next_slot'>>(
       `INSERT INTO task_schedules AS s (name, cron, timezone, type, params, queue, priority, enabled)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::taskpriority, $8)

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
 import { listActive, listInstances, lookup } from '../../registry/index.js';
+import { Page } from '../../tasks/rows.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 import { NullableInteger, NullableString, NullableTimestamp, Timestamp } from '../schemas.js';
@@ -43,14 +44,14 @@ export function registerRegistryRoutes(fastify: FastifyInstance, ctx: ServerCont
         tags: ['registry'],
         summary: 'Live instances (the active_instances view), or every instance with all=true.',
         querystring: ListQuery,
-        response: { 200: Type.Object({ items: Type.Array(Instance) }) },
+        response: { 200: Page(Instance) },
       },
     },
     async (request) => {
       const q = request.query;
       // Liveness is the database's verdict (active_instances, database clock).
       const items = q.all ? await listInstances(ctx.db, { limit: q.limit }) : (await listActive(ctx.db)).slice(0, q.limit);
-      return { items };
+      return { items, nextCursor: null };
     },
   );
 

@@ -1,0 +1,312 @@
+/**
+ * One schema per shape, the same answer from every face: schedules, queue limits, facts and
+ * the task list's waiting filter are rejected by the library, the HTTP API and the CLI with the
+ * same code and the same `path` / `expected` / `got`, with nothing written, and accepted alike
+ * when good; the CLI's --json lists are the HTTP bodies.
+ *
+ * The CLI is a child process. On the server backend it opens the test's own database; on
+ * PGlite (a data directory belongs to one process) it opens a data directory of its own, which
+ * is enough for rejections (they are decided before anything is read) but not for comparing
+ * lists, which run on the server backend.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isSeedCoreError } from '../src/errors.js';
+import type { SeedCore } from '../src/seedcore.js';
+import { BACKENDS } from './helpers/db.js';
+import { PGliteDb } from '../src/db/index.js';
+import { migrate } from '../src/migrate/runner.js';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { testServer, type TestServer } from './helpers/server.js';
+
+interface Rejection {
+  code: string;
+  path: unknown;
+  expected: unknown;
+  got: unknown;
+}
+
+interface Case {
+  why: string;
+  library: (core: SeedCore) => Promise<unknown>;
+  http: { method: 'GET' | 'PUT' | 'POST' | 'PATCH'; url: string; payload?: unknown };
+  /** CLI arguments (after the database options), or null where a CLI cannot say it (an unknown field, a NUL). */
+  cli: string[] | null;
+  path: string;
+  /** What HTTP expects instead, where a field of the library's input is a path parameter over HTTP. */
+  httpExpected?: string;
+  /** Also run through the CLI on PGlite, whose every CLI call opens a data directory (seconds each): one case per shape. */
+  embedded?: true;
+}
+
+const LONG = 'n'.repeat(201);
+const SCHEDULE = ['--cron', '0 3 * * *', '--type', 'report'];
+
+const CASES: Case[] = [
+  {
+    why: 'schedule: unknown priority',
+    library: (c) => c.schedules.set({ name: 'p', cron: '0 3 * * *', type: 'report', priority: 'urgent' as never }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '0 3 * * *', type: 'report', priority: 'urgent' } },
+    cli: ['schedules', 'set', 'p', ...SCHEDULE, '--priority', 'urgent'],
+    path: 'priority',
+    embedded: true,
+  },
+  {
+    why: 'schedule: cron minute out of range',
+    library: (c) => c.schedules.set({ name: 'p', cron: '61 * * * *', type: 'report' }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '61 * * * *', type: 'report' } },
+    cli: ['schedules', 'set', 'p', '--cron', '61 * * * *', '--type', 'report'],
+    path: 'cron',
+    embedded: true,
+  },
+  {
+    why: 'schedule: cron with three fields',
+    library: (c) => c.schedules.set({ name: 'p', cron: '* * *', type: 'report' }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '* * *', type: 'report' } },
+    cli: ['schedules', 'set', 'p', '--cron', '* * *', '--type', 'report'],
+    path: 'cron',
+  },
+  {
+    why: 'schedule: unknown time zone',
+    library: (c) => c.schedules.set({ name: 'p', cron: '0 3 * * *', type: 'report', timezone: 'Mars/Olympus' }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '0 3 * * *', type: 'report', timezone: 'Mars/Olympus' } },
+    cli: ['schedules', 'set', 'p', ...SCHEDULE, '--timezone', 'Mars/Olympus'],
+    path: 'timezone',
+  },
+  {
+    why: 'schedule: blank type',
+    library: (c) => c.schedules.set({ name: 'p', cron: '0 3 * * *', type: '   ' }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '0 3 * * *', type: '   ' } },
+    cli: ['schedules', 'set', 'p', '--cron', '0 3 * * *', '--type', '   '],
+    path: 'type',
+  },
+  {
+    why: 'schedule: params not an object',
+    library: (c) => c.schedules.set({ name: 'p', cron: '0 3 * * *', type: 'report', params: [1] as never }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '0 3 * * *', type: 'report', params: [1] } },
+    cli: ['schedules', 'set', 'p', ...SCHEDULE, '--params', '[1]'],
+    path: 'params',
+  },
+  {
+    why: 'schedule: name over 200 characters',
+    library: (c) => c.schedules.set({ name: LONG, cron: '0 3 * * *', type: 'report' }),
+    http: { method: 'PUT', url: `/api/schedules/${LONG}`, payload: { cron: '0 3 * * *', type: 'report' } },
+    cli: ['schedules', 'set', LONG, ...SCHEDULE],
+    path: 'name',
+  },
+  {
+    why: 'schedule: NUL in the type',
+    library: (c) => c.schedules.set({ name: 'p', cron: '0 3 * * *', type: 'a\u0000b' }),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '0 3 * * *', type: 'a\u0000b' } },
+    cli: null,
+    path: 'type',
+  },
+  {
+    why: 'schedule: unknown field',
+    library: (c) => c.schedules.set({ name: 'p', cron: '0 3 * * *', type: 'report', colour: 'red' } as never),
+    http: { method: 'PUT', url: '/api/schedules/p', payload: { cron: '0 3 * * *', type: 'report', colour: 'red' } },
+    cli: null,
+    path: 'colour',
+    httpExpected: 'one of the fields cron, timezone, type, params, queue, priority, enabled',
+  },
+  {
+    why: 'queue limit: negative',
+    library: (c) => c.queues.setLimit('bulk', -1),
+    http: { method: 'PUT', url: '/api/queues/bulk/limit', payload: { max_running: -1 } },
+    cli: ['queues', 'limit', 'bulk', '--', '-1'],
+    path: 'max_running',
+  },
+  {
+    why: 'queue limit: a fraction',
+    library: (c) => c.queues.setLimit('bulk', 1.5),
+    http: { method: 'PUT', url: '/api/queues/bulk/limit', payload: { max_running: 1.5 } },
+    cli: ['queues', 'limit', 'bulk', '1.5'],
+    path: 'max_running',
+    embedded: true,
+  },
+  {
+    why: 'queue limit: above the ceiling',
+    library: (c) => c.queues.setLimit('bulk', 1_000_001),
+    http: { method: 'PUT', url: '/api/queues/bulk/limit', payload: { max_running: 1_000_001 } },
+    cli: ['queues', 'limit', 'bulk', '1000001'],
+    path: 'max_running',
+  },
+  {
+    why: 'queue limit: not a number',
+    library: (c) => c.queues.setLimit('bulk', 'two' as never),
+    http: { method: 'PUT', url: '/api/queues/bulk/limit', payload: { max_running: 'two' } },
+    cli: ['queues', 'limit', 'bulk', 'two'],
+    path: 'max_running',
+  },
+  {
+    why: 'queue limit: blank queue name',
+    library: (c) => c.queues.setLimit(' ', 3),
+    http: { method: 'PUT', url: '/api/queues/%20/limit', payload: { max_running: 3 } },
+    cli: ['queues', 'limit', ' ', '3'],
+    path: 'queue',
+  },
+];
+
+function fromError(e: unknown): Rejection {
+  assert.ok(isSeedCoreError(e), `a SeedCoreError: ${String(e)}`);
+  const d = e.details ?? {};
+  return { code: e.code, path: d.path, expected: d.expected, got: d.got };
+}
+
+function fromBody(body: { error?: { code?: string; details?: Record<string, unknown> } }): Rejection {
+  const d = body.error?.details ?? {};
+  return { code: body.error?.code as string, path: d.path, expected: d.expected, got: d.got };
+}
+
+async function counts(s: TestServer): Promise<Record<string, number>> {
+  const { rows } = await s.core.db.query<Record<string, number>>(
+    `SELECT (SELECT count(*)::int FROM task_schedules) AS schedules, (SELECT count(*)::int FROM queue_limits) AS limits,
+            (SELECT count(*)::int FROM facts) AS facts, (SELECT count(*)::int FROM tasks) AS tasks`,
+  );
+  return rows[0] as Record<string, number>;
+}
+
+for (const kind of BACKENDS) {
+  describe(`one schema, one answer: library, HTTP and CLI (${kind})`, () => {
+    let s: TestServer;
+    let dir: string;
+    let cli: (args: string[]) => Promise<CliResult>;
+    before(
+      async () => {
+        s = await testServer(kind);
+        dir = mkdtempSync(join(tmpdir(), 'seedcore-parity-'));
+        if (kind === 'pglite') {
+          // Migrated here once, so no CLI call below pays for it.
+          const db = await PGliteDb.open({ dataDir: join(dir, 'data') });
+          await migrate(db);
+          await db.close();
+        }
+        const target = kind === 'postgres' ? ['--database-url', s.t.url as string] : ['--data-dir', join(dir, 'data')];
+        cli = (args) => runCli([...target, '--json', ...args], {}, 180_000);
+      },
+      { timeout: 300_000 },
+    );
+    after(async () => {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('rejects the same bad inputs with the same code, path, expected and got, and writes nothing', { timeout: 600_000 }, async () => {
+      const before = await counts(s);
+      let cliCases = 0;
+      for (const c of CASES) {
+        let lib: Rejection | undefined;
+        try {
+          await c.library(s.core);
+        } catch (e) {
+          lib = fromError(e);
+        }
+        assert.ok(lib, `${c.why}: the library rejects it`);
+        assert.equal(lib.code, 'SEEDCORE_INVALID_INPUT', c.why);
+        assert.equal(lib.path, c.path, `${c.why}: library path`);
+        assert.equal(typeof lib.expected, 'string', `${c.why}: library says what it expected`);
+        assert.equal(typeof lib.got, 'string', `${c.why}: library says what it got`);
+
+        const r = await s.app.inject({
+          method: c.http.method,
+          url: c.http.url,
+          ...(c.http.payload === undefined ? {} : { payload: c.http.payload as object }),
+        });
+        assert.equal(r.statusCode, 400, `${c.why}: HTTP ${r.body}`);
+        assert.deepEqual(fromBody(r.json()), { ...lib, ...(c.httpExpected ? { expected: c.httpExpected } : {}) }, `${c.why}: HTTP says what the library says`);
+
+        if (c.cli && (kind === 'postgres' || c.embedded)) {
+          const out = await cli(c.cli);
+          assert.equal(out.code, 2, `${c.why}: CLI exit code (${out.stderr})`);
+          assert.deepEqual(fromBody(JSON.parse(out.stderr.trim().split('\n').pop() as string)), lib, `${c.why}: the CLI says what the library says`);
+          cliCases++;
+        }
+      }
+      assert.ok(cliCases >= 3, `the CLI answered ${cliCases} cases`);
+      assert.deepEqual(await counts(s), before, 'no rejected input wrote a row');
+    });
+
+    it('accepts the same schedule from every face and stores it alike', { timeout: 600_000 }, async () => {
+      const fields = { cron: '0 3 * * 1-5', timezone: 'Europe/Paris', type: 'report', params: { scope: 'all' }, queue: 'reports', priority: 'high' as const };
+      const lib = await s.core.schedules.set({ name: 'from-library', ...fields, enabled: false });
+      const http = await s.app.inject({ method: 'PUT', url: '/api/schedules/from-http', payload: { ...fields, enabled: false } });
+      assert.equal(http.statusCode, 200, http.body);
+      const comparable = (row: Record<string, unknown>) => {
+        const { name: _n, last_slot: _l, created_at: _c, updated_at: _u, ...rest } = row;
+        return rest;
+      };
+      const libJson = JSON.parse(JSON.stringify(lib)) as Record<string, unknown>;
+      assert.deepEqual(comparable(http.json()), comparable(libJson), 'HTTP stores what the library stores');
+      assert.deepEqual(comparable(libJson), { ...fields, enabled: false, last_task_id: null, next_slot: null });
+
+      const out = await cli([
+        'schedules',
+        'set',
+        'from-cli',
+        '--cron',
+        fields.cron,
+        '--timezone',
+        fields.timezone,
+        '--type',
+        fields.type,
+        '--params',
+        JSON.stringify(fields.params),
+        '--queue',
+        fields.queue,
+        '--priority',
+        fields.priority,
+        '--disabled',
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.deepEqual(comparable(JSON.parse(out.stdout)), comparable(libJson), 'the CLI stores what the library stores');
+    });
+
+    it('accepts the same queue limit from every face and answers with the same queue', { timeout: 600_000 }, async () => {
+      await s.core.tasks.submit({ type: 'mail', queue: 'parity-mail' });
+      await s.core.queues.setLimit('parity-mail', 4);
+      const lib = (await s.core.queues.list()).find((q) => q.queue === 'parity-mail');
+      const http = await s.app.inject({ method: 'PUT', url: '/api/queues/parity-mail/limit', payload: { max_running: 4 } });
+      assert.equal(http.statusCode, 200, http.body);
+      assert.deepEqual(http.json(), lib);
+      if (kind === 'postgres') {
+        const out = await cli(['queues', 'limit', 'parity-mail', '4']);
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(JSON.parse(out.stdout), lib, 'the CLI answers with the queue, as PUT /api/queues/:queue/limit does');
+      } else {
+        // Its own data directory: no tasks there, the same shape.
+        const out = await cli(['queues', 'limit', 'parity-mail', '4']);
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(JSON.parse(out.stdout), { queue: 'parity-mail', max_running: 4, running: 0, waiting: 0 });
+      }
+    });
+
+    it('prints the HTTP body as CLI --json for schedules, queues and registry lists', { timeout: 600_000 }, async () => {
+      for (const [url, args] of [
+        ['/api/schedules', ['schedules', 'list']],
+        ['/api/queues', ['queues', 'list']],
+        ['/api/registry/instances?all=true', ['registry', 'list', '--all']],
+      ] as const) {
+        const http = await s.app.inject(url);
+        assert.equal(http.statusCode, 200, http.body);
+        const body = http.json() as { items: unknown[]; nextCursor: unknown };
+        assert.deepEqual(Object.keys(body).sort(), ['items', 'nextCursor'], `${url} is a page`);
+        const out = await cli([...args]);
+        assert.equal(out.code, 0, out.stderr);
+        const printed = JSON.parse(out.stdout) as { items: unknown[]; nextCursor: unknown };
+        assert.deepEqual(Object.keys(printed).sort(), ['items', 'nextCursor'], `${args.join(' ')} --json is a page`);
+        if (kind !== 'postgres') continue;
+        // Instances age between the two reads: compare which instances, not their heartbeat age.
+        const ids = (p: { items: unknown[] }) => p.items.map((i) => (i as { instance_id?: string }).instance_id ?? i);
+        if (url.startsWith('/api/registry')) assert.deepEqual(ids(printed), ids(body), `${args.join(' ')} --json lists what ${url} lists`);
+        else assert.deepEqual(printed, body, `${args.join(' ')} --json is the body of ${url}`);
+      }
+      if (kind === 'postgres') {
+        const names = (JSON.parse((await cli(['schedules', 'list'])).stdout) as { items: { name: string }[] }).items.map((r) => r.name);
+        assert.ok(names.includes('from-library') && names.includes('from-cli'), 'positive control: the lists compared are not empty');
+      }
+    });
+  });
+}
