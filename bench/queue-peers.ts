@@ -29,7 +29,11 @@ const quietLogger = new Logger(() => (level: string, message: string) => {
   if (level === 'error') process.stderr.write(`graphile-worker: ${message}\n`);
 });
 
-export async function runGraphile(url: string, tasks: number, concurrency: number, batch: number): Promise<SystemResult> {
+/**
+ * `batch`: localQueue.size and batched completion (completeJobBatchDelay 0), or null for
+ * graphile-worker's defaults (no local queue, one completion per job).
+ */
+export async function runGraphile(url: string, tasks: number, concurrency: number, batch: number | null, latency = true): Promise<SystemResult> {
   // Our own pool (graphile-worker's default pool size, 10), ended before the database is
   // dropped, with an error listener: graphile-worker releases its pools asynchronously and an
   // idle connection terminated by DROP DATABASE … WITH (FORCE) would crash the process.
@@ -48,7 +52,7 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     let count = 0;
     let allRan!: () => void;
     const ran = new Promise<void>((r) => (allRan = r));
-    const preset = { worker: { localQueue: { size: batch }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
+    const preset = batch === null ? {} : { worker: { localQueue: { size: batch }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } };
     const probe = await startDrainProbe(url);
     t0 = performance.now();
     const runner = await run({
@@ -68,6 +72,13 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
     await runner.stop();
     const drainMs = performance.now() - t0;
     const cost = await probe.stop(tasks);
+    const summary = {
+      enqueuePerSec: Math.round((tasks / enqueueMs) * 1000),
+      drainPerSec: Math.round((tasks / drainMs) * 1000),
+      drainMs: Math.round(drainMs),
+      cost,
+    };
+    if (!latency) return { ...summary, latencyMs: { p50: NaN, p99: NaN, samples: 0 } };
     // latency (localQueue off: a batch-fetching pool waits for its refetch cycle on a trickle)
     const started = new Map<number, number>();
     const latencyRunner = await run({
@@ -83,17 +94,11 @@ export async function runGraphile(url: string, tasks: number, concurrency: numbe
       },
     });
     await sleep(200);
-    const latency = await measureLatency(async (sentAt) => {
+    const pickup = await measureLatency(async (sentAt) => {
       await utils.addJob('ping', { sentAt });
     }, started);
     await latencyRunner.stop();
-    return {
-      enqueuePerSec: Math.round((tasks / enqueueMs) * 1000),
-      drainPerSec: Math.round((tasks / drainMs) * 1000),
-      drainMs: Math.round(drainMs),
-      latencyMs: latency,
-      cost,
-    };
+    return { ...summary, latencyMs: pickup };
   } finally {
     await utils.release();
     await pgPool.end();

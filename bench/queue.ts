@@ -20,16 +20,19 @@
  * (Debian's pgbouncer): seedcore-pgbouncer with DATABASE_URL only (notifications do not
  * arrive, pickup is by polling) and seedcore-pgbouncer-listen with a direct listen URL.
  *
- *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000), BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
+ *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000; a list such as 30000,100000 drains each),
+ *        BENCH_MODES (batch,default: see MODES), BENCH_IDS (random: client-given v4 ids),
+ *        BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
  *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_BATCH (500),
  *        BENCH_SYSTEMS (seedcore,seedcore-prepared,pgbouncer,pgbouncer-listen,graphile,pgboss,pglite),
  *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant)
  */
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { PGliteDb, PostgresDb, type Db, type PostgresOpenOptions } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
+import { DEFAULTS } from '../src/tasks/defaults.js';
 import { Dispatcher } from '../src/tasks/dispatcher.js';
 import { startDrainProbe, type DrainCost } from './drain-probe.js';
 import { runGraphile, runPgBoss } from './queue-peers.js';
@@ -38,7 +41,18 @@ import { adminStatement, databaseUrl } from './scratch-db.js';
 import { startPgBouncer, type PgBouncer } from '../test/helpers/pgbouncer.js';
 
 const SERVER = process.env.DATABASE_URL;
-const TASKS = Number(process.env.BENCH_TASKS ?? 30_000);
+/** Task counts drained, each a configuration of its own (e.g. BENCH_TASKS=30000,100000). */
+const TASK_COUNTS = (process.env.BENCH_TASKS ?? '30000').split(',').map(Number);
+/**
+ * Settings: `batch` — concurrency BENCH_CONCURRENCY and batch BENCH_BATCH for every system;
+ * `default` — what a user gets without tuning: `seedcore worker` (DispatcherOptions defaults)
+ * vs graphile-worker's defaults (no local queue, one completion per job) at the same
+ * concurrency (ours, 8; graphile-worker's own default, 1, would make the ratio meaningless).
+ */
+const MODES = (process.env.BENCH_MODES ?? 'batch,default').split(',') as Mode[];
+type Mode = 'batch' | 'default';
+/** `random`: tasks submitted with client-given random (v4) ids instead of the default time-ordered ids. */
+const RANDOM_IDS = process.env.BENCH_IDS === 'random';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
 const GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 20);
@@ -63,14 +77,16 @@ async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Pr
 const SEEDCORE_SQL = process.env.BENCH_SEEDCORE_SQL;
 
 /** `url`: the server database, to measure what the drain costs it (absent on PGlite). */
-async function runSeedCore(db: Db, tasks: number, url?: string): Promise<SystemResult> {
+async function runSeedCore(db: Db, tasks: number, url?: string, mode: Mode = 'batch', withLatency = true): Promise<SystemResult> {
   await migrate(db);
   if (SEEDCORE_SQL) await db.exec(SEEDCORE_SQL);
   const coordinator = new TaskCoordinator(db);
   // enqueue
   let t0 = performance.now();
   for (let i = 0; i < tasks; i += CHUNK) {
-    await coordinator.submitMany(Array.from({ length: Math.min(CHUNK, tasks - i) }, () => ({ type: 'noop' })));
+    await coordinator.submitMany(
+      Array.from({ length: Math.min(CHUNK, tasks - i) }, () => (RANDOM_IDS ? { id: randomUUID(), type: 'noop' } : { type: 'noop' })),
+    );
   }
   const enqueueMs = performance.now() - t0;
   // As autovacuum would after a bulk insert (done for every system).
@@ -86,8 +102,7 @@ async function runSeedCore(db: Db, tasks: number, url?: string): Promise<SystemR
         return null;
       },
     },
-    concurrency: CONCURRENCY,
-    prefetch: BATCH,
+    ...(mode === 'batch' ? { concurrency: CONCURRENCY, prefetch: BATCH } : {}),
   });
   const probe = url ? await startDrainProbe(url) : undefined;
   t0 = performance.now();
@@ -98,6 +113,13 @@ async function runSeedCore(db: Db, tasks: number, url?: string): Promise<SystemR
   const cost = await probe?.stop(tasks);
   const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status <> 'completed'");
   if ((left.rows[0]?.n ?? -1) !== 0) throw new Error(`seedcore: ${left.rows[0]?.n} tasks not completed after the drain`);
+  const summary = {
+    enqueuePerSec: Math.round((tasks / enqueueMs) * 1000),
+    drainPerSec: Math.round((tasks / drainMs) * 1000),
+    drainMs: Math.round(drainMs),
+    ...(cost ? { cost } : {}),
+  };
+  if (!withLatency) return { ...summary, latencyMs: { p50: NaN, p99: NaN, samples: 0 } };
   // latency
   const started = new Map<number, number>();
   const latencyWorker = new Dispatcher(db, {
@@ -115,13 +137,7 @@ async function runSeedCore(db: Db, tasks: number, url?: string): Promise<SystemR
     await coordinator.submit({ type: 'ping', params: { sentAt } });
   }, started);
   await latencyWorker.stop();
-  return {
-    enqueuePerSec: Math.round((tasks / enqueueMs) * 1000),
-    drainPerSec: Math.round((tasks / drainMs) * 1000),
-    drainMs: Math.round(drainMs),
-    latencyMs: latency,
-    ...(cost ? { cost } : {}),
-  };
+  return { ...summary, latencyMs: latency };
 }
 
 /** Median of each numeric figure over the rounds of one system. */
@@ -147,35 +163,44 @@ function medianCost(cs: DrainCost[]): DrainCost {
     const v = [...xs].sort((a, b) => a - b);
     return v[Math.floor((v.length - 1) / 2)] as number;
   };
-  const cpu = cs.map((c) => c.dbCpuUsPerTask).filter((x): x is number => x !== null);
+  const some = (xs: (number | null)[]): number | null => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? med(v) : null;
+  };
   const last = cs[cs.length - 1];
   return {
-    dbCpuUsPerTask: cpu.length ? med(cpu) : null,
+    dbCpuUsPerTask: some(cs.map((c) => c.dbCpuUsPerTask)),
     walBytesPerTask: med(cs.map((c) => c.walBytesPerTask)),
+    walFpiPerTask: some(cs.map((c) => c.walFpiPerTask)),
+    walRecordsPerTask: some(cs.map((c) => c.walRecordsPerTask)),
     nodeCpuUsPerTask: med(cs.map((c) => c.nodeCpuUsPerTask)),
     ...(last?.statements ? { statements: last.statements } : {}),
   };
 }
 
+/** One system of one configuration: runs a round and returns its figures. */
+type Run = (tasks: number, mode: Mode, withLatency: boolean) => Promise<SystemResult>;
+
 async function main(): Promise<void> {
   const os = await import('node:os');
   const load = os.loadavg();
-  const systems: [string, () => Promise<SystemResult>][] = [];
+  /** [name, run, modes it runs in]: PgBouncer and pg-boss only with the common batch. */
+  const systems: [string, Run, Mode[]][] = [];
   if (SERVER) {
     /**
      * SeedCore on a fresh database, directly or through a PgBouncer started for the run;
      * `options` gets the direct URL of that database (e.g. to LISTEN there).
      */
     const seedcoreOn =
-      (throughPgBouncer: boolean, options: (directUrl: string) => Omit<PostgresOpenOptions, 'databaseUrl'> = () => ({})) =>
-      async (): Promise<SystemResult> => {
+      (throughPgBouncer: boolean, options: (directUrl: string) => Omit<PostgresOpenOptions, 'databaseUrl'> = () => ({})): Run =>
+      async (tasks, mode, withLatency) => {
         const { url, drop } = await freshDatabase('seedcore');
         let bouncer: PgBouncer | undefined;
         try {
           bouncer = throughPgBouncer ? await startPgBouncer(SERVER) : undefined;
           const db = await PostgresDb.open({ databaseUrl: bouncer ? bouncer.url(url) : url, poolSize: 10, preparedStatements: false, ...options(url) });
           try {
-            return await runSeedCore(db, TASKS, url);
+            return await runSeedCore(db, tasks, url, mode, withLatency);
           } finally {
             await db.close();
           }
@@ -184,106 +209,124 @@ async function main(): Promise<void> {
           await drop();
         }
       };
-    if (SYSTEMS.includes('seedcore')) systems.push(['seedcore', seedcoreOn(false)]);
-    if (SYSTEMS.includes('seedcore-prepared')) systems.push(['seedcore-prepared', seedcoreOn(false, () => ({ preparedStatements: true }))]);
-    if (SYSTEMS.includes('pgbouncer')) systems.push(['seedcore-pgbouncer', seedcoreOn(true)]);
-    if (SYSTEMS.includes('pgbouncer-listen')) systems.push(['seedcore-pgbouncer-listen', seedcoreOn(true, (url) => ({ listenUrl: url }))]);
+    if (SYSTEMS.includes('seedcore')) systems.push(['seedcore', seedcoreOn(false), ['batch', 'default']]);
+    if (SYSTEMS.includes('seedcore-prepared'))
+      systems.push(['seedcore-prepared', seedcoreOn(false, () => ({ preparedStatements: true })), ['batch', 'default']]);
+    if (SYSTEMS.includes('pgbouncer')) systems.push(['seedcore-pgbouncer', seedcoreOn(true), ['batch']]);
+    if (SYSTEMS.includes('pgbouncer-listen')) systems.push(['seedcore-pgbouncer-listen', seedcoreOn(true, (url) => ({ listenUrl: url })), ['batch']]);
     if (SYSTEMS.includes('graphile'))
       systems.push([
         'graphile-worker',
-        async () => {
+        async (tasks, mode, withLatency) => {
           const { url, drop } = await freshDatabase('graphile');
           try {
-            return await runGraphile(url, TASKS, CONCURRENCY, BATCH);
+            return mode === 'batch'
+              ? await runGraphile(url, tasks, CONCURRENCY, BATCH, withLatency)
+              : await runGraphile(url, tasks, DEFAULTS.concurrency, null, withLatency);
           } finally {
             await drop();
           }
         },
+        ['batch', 'default'],
       ]);
     if (SYSTEMS.includes('pgboss'))
       systems.push([
         'pg-boss',
-        async () => {
+        async (tasks) => {
           const { url, drop } = await freshDatabase('pgboss');
           try {
-            return await runPgBoss(url, TASKS, CONCURRENCY, BATCH);
+            return await runPgBoss(url, tasks, CONCURRENCY, BATCH);
           } finally {
             await drop();
           }
         },
+        ['batch'],
       ]);
   } else process.stderr.write('DATABASE_URL is not set: only the PGlite figure is measured\n');
   if (SYSTEMS.includes('pglite'))
     systems.push([
       'seedcore-pglite',
-      async () => {
+      async (_tasks, mode, withLatency) => {
         const db = await PGliteDb.open({});
         try {
-          return await runSeedCore(db, PGLITE_TASKS);
+          return await runSeedCore(db, PGLITE_TASKS, undefined, mode, withLatency);
         } finally {
           await db.close();
         }
       },
+      ['batch'],
     ]);
+  // Configurations: each mode at each task count. Pickup latency is measured in the first one only.
+  const configs = MODES.flatMap((mode) => TASK_COUNTS.map((tasks) => ({ mode, tasks, key: `${mode}/${tasks}` })));
   // Rounds interleave the systems (order rotated each round) so that a burst of load from
   // elsewhere on the machine does not land on one system only; medians are reported.
   const raw = new Map<string, SystemResult[]>();
   const errors: Record<string, string> = {};
   for (let round = 0; round < ROUNDS; round++) {
-    const order = systems.map((_, i) => systems[(i + round) % systems.length] as [string, () => Promise<SystemResult>]);
-    for (const [name, fn] of order) {
-      if (name === 'seedcore-pglite' && round > 0) continue; // one embedded round is enough (and slow)
-      process.stderr.write(`round ${round + 1}/${ROUNDS} ${name} … `);
-      try {
-        const r = await fn();
-        raw.set(name, [...(raw.get(name) ?? []), r]);
-        process.stderr.write(`${JSON.stringify(r)}\n`);
-      } catch (e) {
-        errors[name] = e instanceof Error ? e.message : String(e);
-        process.stderr.write(`failed: ${errors[name]}\n`);
+    for (const [ci, config] of configs.entries()) {
+      const inMode = systems.filter(([, , modes]) => modes.includes(config.mode));
+      const order = inMode.map((_, i) => inMode[(i + round) % inMode.length] as (typeof systems)[number]);
+      for (const [name, fn] of order) {
+        if (name === 'seedcore-pglite' && (round > 0 || ci > 0)) continue; // one embedded round is enough (and slow)
+        const key = `${config.key} ${name}`;
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${key} … `);
+        try {
+          const r = await fn(config.tasks, config.mode, ci === 0);
+          raw.set(key, [...(raw.get(key) ?? []), r]);
+          process.stderr.write(`${JSON.stringify({ ...r, cost: r.cost ? { ...r.cost, statements: undefined } : undefined })}\n`);
+        } catch (e) {
+          errors[key] = e instanceof Error ? e.message : String(e);
+          process.stderr.write(`failed: ${errors[key]}\n`);
+        }
       }
     }
   }
-  const results: Record<string, ReturnType<typeof median>> = {};
-  for (const [name, rs] of raw) results[name] = median(rs);
-  const sc = results.seedcore;
-  const ratio = (other: string): number | null => {
-    const o = results[other];
-    return sc && o ? Math.round((sc.drainPerSec / o.drainPerSec) * 100) / 100 : null;
-  };
-  const costRatio = (k: 'dbCpuUsPerTask' | 'walBytesPerTask'): number | null => {
-    const a = sc?.cost?.[k];
-    const b = results['graphile-worker']?.cost?.[k];
-    return typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null;
-  };
+  const r2 = (x: number): number => Math.round(x * 100) / 100;
   const out = {
-    machine: {
-      cpus: os.cpus().length,
-      loadavgAtStart: load.map((x) => Math.round(x * 100) / 100),
-      loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
-      node: process.version,
-    },
+    machine: { cpus: os.cpus().length, loadavgAtStart: load.map(r2), loadavgAtEnd: os.loadavg().map(r2), node: process.version },
     settings: {
-      tasks: TASKS,
-      concurrency: CONCURRENCY,
+      tasks: TASK_COUNTS,
+      modes: MODES,
+      concurrency: { batch: CONCURRENCY, default: DEFAULTS.concurrency },
+      batch: { batch: BATCH, default: `seedcore prefetch ${DEFAULTS.concurrency * DEFAULTS.prefetchPerSlot}; graphile-worker no local queue` },
+      ids: RANDOM_IDS ? 'random (client-given v4)' : 'default (v7)',
       rounds: ROUNDS,
-      batch: BATCH,
       latencySamples: SAMPLES,
       latencyGapMs: GAP_MS,
       pgliteTasks: PGLITE_TASKS,
     },
-    results,
+    configs: configs.map((config) => {
+      const results: Record<string, ReturnType<typeof median>> = {};
+      for (const [name] of systems) {
+        const rs = raw.get(`${config.key} ${name}`);
+        if (rs) results[name] = median(rs);
+      }
+      const sc = results.seedcore;
+      const ratio = (other: string): number | null => {
+        const o = results[other];
+        return sc && o ? r2(sc.drainPerSec / o.drainPerSec) : null;
+      };
+      const costRatio = (k: 'dbCpuUsPerTask' | 'walBytesPerTask'): number | null => {
+        const a = sc?.cost?.[k];
+        const b = results['graphile-worker']?.cost?.[k];
+        return typeof a === 'number' && typeof b === 'number' && b > 0 ? r2(a / b) : null;
+      };
+      return {
+        mode: config.mode,
+        tasks: config.tasks,
+        results,
+        ratios: {
+          drainVsGraphileWorker: ratio('graphile-worker'),
+          drainVsPgBoss: ratio('pg-boss'),
+          // Through PgBouncer vs direct, same run (target: >= 0.8).
+          pgbouncerDrainVsDirect: results['seedcore-pgbouncer'] && sc ? r2(results['seedcore-pgbouncer'].drainPerSec / sc.drainPerSec) : null,
+          preparedDrainVsUnprepared: results['seedcore-prepared'] && sc ? r2(results['seedcore-prepared'].drainPerSec / sc.drainPerSec) : null,
+          dbCpuPerTaskVsGraphileWorker: costRatio('dbCpuUsPerTask'),
+          walPerTaskVsGraphileWorker: costRatio('walBytesPerTask'),
+        },
+      };
+    }),
     ...(Object.keys(errors).length ? { errors } : {}),
-    ratios: {
-      drainVsGraphileWorker: ratio('graphile-worker'),
-      drainVsPgBoss: ratio('pg-boss'),
-      // Through PgBouncer vs direct, same run (target: >= 0.8).
-      pgbouncerDrainVsDirect: results['seedcore-pgbouncer'] && sc ? Math.round((results['seedcore-pgbouncer'].drainPerSec / sc.drainPerSec) * 100) / 100 : null,
-      preparedDrainVsUnprepared:
-        results['seedcore-prepared'] && sc ? Math.round((results['seedcore-prepared'].drainPerSec / sc.drainPerSec) * 100) / 100 : null,
-      dbCpuPerTaskVsGraphileWorker: costRatio('dbCpuUsPerTask'),
-      walPerTaskVsGraphileWorker: costRatio('walBytesPerTask'),
-    },
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
