@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { ADVISORY_LOCKS } from '../src/advisory-locks.js';
 import { isSeedCoreError } from '../src/errors.js';
 import {
   RegistryClient,
@@ -15,6 +16,7 @@ import {
   startReconciler,
 } from '../src/registry/index.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { waitFor } from './helpers/wait.js';
 
 const quiet = { info: () => undefined, warn: () => undefined };
 /** Heartbeat so slow it never fires during a test: the test drives beats itself. */
@@ -36,16 +38,6 @@ async function row(t: TestDb, id: string) {
     [id],
   );
   return r.rows[0];
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, ms: number, what: string): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 for (const kind of BACKENDS) {
@@ -112,7 +104,7 @@ for (const kind of BACKENDS) {
       const hb0 = (await row(t, id))?.hb.getTime() ?? 0;
       // Warm-up: the first beat() on a fresh (PGlite: WASM) database plans the function and
       // can take longer than the whole window on a loaded machine; cadence is measured after it.
-      await waitFor(async () => times.length >= 1, 5000, 'the first beat');
+      await waitFor('the first beat', async () => times.length >= 1, 5000, 20);
       const t0 = times[0] as number;
       await sleep(300 - (performance.now() - t0));
       const inWindow = times.filter((x) => x - t0 <= 300);
@@ -129,7 +121,7 @@ for (const kind of BACKENDS) {
     it('close is idempotent: draining then dead, stopped_at stamped, no beats after close', async () => {
       const c = client({ logicalId: 'closer', heartbeatBaseMs: 20, heartbeatJitterMs: 10, logger: quiet });
       const id = await c.start();
-      await waitFor(async () => c.beatCount >= 2, 10_000, 'two beats');
+      await waitFor('two beats', async () => c.beatCount >= 2, 10_000, 20);
       await Promise.all([c.close(), c.close()]);
       await c.close();
       const r = await row(t, id);
@@ -171,14 +163,14 @@ for (const kind of BACKENDS) {
       const first = await c.start();
       // Stale: the heartbeat is older than the window, so beat() fences it.
       await t.db.query("UPDATE registry_instance SET last_heartbeat = now() - interval '1 hour' WHERE instance_id = $1", [first]);
-      const second = await waitFor(async () => (c.instanceId !== first ? c.instanceId : null), 10_000, 're-registration');
+      const second = await waitFor('re-registration', async () => (c.instanceId !== first ? c.instanceId : null), 10_000, 20);
       assert.deepEqual(fenced, [first]);
       assert.equal(registered[1]?.previousInstanceId, first);
       assert.equal((await row(t, first))?.status, 'dead');
       assert.equal((await row(t, second))?.status, 'alive');
       // Epoch rotation: fenced again, re-registered in the new epoch.
       const epoch = await rotateEpoch(t.db);
-      const third = await waitFor(async () => (c.instanceId !== second ? c.instanceId : null), 10_000, 're-registration after rotation');
+      const third = await waitFor('re-registration after rotation', async () => (c.instanceId !== second ? c.instanceId : null), 10_000, 20);
       assert.equal((await row(t, third))?.epoch, epoch);
       assert.equal((await row(t, second))?.status, 'dead');
       assert.equal((await lookup(t.db, 'phoenix'))?.instance_id, third);
@@ -192,7 +184,7 @@ for (const kind of BACKENDS) {
       const first = await c.start();
       const detach = attachRegistry(control, c);
       await rotateEpoch(t.db);
-      const second = await waitFor(async () => (c.instanceId !== first ? c.instanceId : null), 10_000, 're-registration');
+      const second = await waitFor('re-registration', async () => (c.instanceId !== first ? c.instanceId : null), 10_000, 20);
       assert.deepEqual(calls, ['pause', `resume:${second}`]);
       detach();
     });
@@ -203,7 +195,7 @@ for (const kind of BACKENDS) {
       try {
         const c = client({ logicalId: 'skewed', heartbeatBaseMs: 30, heartbeatJitterMs: 10, logger: quiet });
         const id = await c.start();
-        await waitFor(async () => c.beatCount >= 3, 10_000, 'beats under a skewed clock');
+        await waitFor('beats under a skewed clock', async () => c.beatCount >= 3, 10_000, 20);
         const inst = await lookup(t.db, 'skewed');
         assert.equal(inst?.instance_id, id);
         assert.ok((inst?.heartbeat_age_seconds ?? 99) < 2, `age ${inst?.heartbeat_age_seconds}`);
@@ -239,7 +231,7 @@ for (const kind of BACKENDS) {
       await t.db.query("UPDATE registry_instance SET last_heartbeat = now() - interval '1 minute' WHERE instance_id = $1", [id]);
       const rounds: number[] = [];
       const stop = startReconciler(t.db, { intervalMs: 30, onRound: (r) => rounds.push(r.stale) });
-      await waitFor(async () => (await row(t, id))?.status === 'dead', 10_000, 'reconciler to expire');
+      await waitFor('reconciler to expire', async () => (await row(t, id))?.status === 'dead', 10_000, 20);
       await stop();
       assert.ok(rounds.length >= 1 && (rounds[0] ?? 0) >= 1);
     });
@@ -253,7 +245,7 @@ for (const kind of BACKENDS) {
         assert.equal(await c.beatOnce(), true);
         assert.equal(c.trusted, true);
         const confirmed = performance.now();
-        await waitFor(async () => !c.trusted, 10_000, 'trust to lapse');
+        await waitFor('trust to lapse', async () => !c.trusted, 10_000, 20);
         const lapsed = performance.now() - confirmed;
         assert.ok(lapsed < 2000, `trust lapsed ${lapsed.toFixed(0)} ms after the last confirmed beat, inside the 2 s window`);
         await sleep(Math.max(0, 2300 - (performance.now() - confirmed)));
@@ -271,7 +263,7 @@ for (const kind of BACKENDS) {
         let locked: () => void = () => undefined;
         const isLocked = new Promise<void>((r) => (locked = r));
         const holder = t.db.transaction(async (tx) => {
-          await tx.query('SELECT pg_advisory_xact_lock(727361042)');
+          await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.registryReconciler]);
           locked();
           await held;
         });

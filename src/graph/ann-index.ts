@@ -10,6 +10,7 @@
  * HNSW (the default since 014; better speed at equal recall in the same bench) needs no
  * rebuild as data grows.
  */
+import { ADVISORY_LOCKS } from '../advisory-locks.js';
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import { calibrate, ladder, type Calibration } from './ann-calibrate.js';
@@ -113,8 +114,6 @@ function positiveInt(name: string, v: number | undefined): void {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw invalidInput(`${name} must be a positive integer`);
 }
 
-const REINDEX_LOCK = 727361004;
-
 /** Rebuild the ANN index with parameters chosen from the row count (or given), and publish search defaults. */
 export async function reindex(db: Db, options: ReindexOptions = {}): Promise<ReindexResult> {
   for (const k of ['lists', 'probes', 'm', 'efConstruction', 'efSearch'] as const) positiveInt(k, options[k]);
@@ -126,7 +125,7 @@ export async function reindex(db: Db, options: ReindexOptions = {}): Promise<Rei
     if (db.kind === 'postgres') {
       const lock = await tx.query<{ ok: boolean }>(
         options.skipIfBusy ? 'SELECT pg_try_advisory_xact_lock($1) AS ok' : 'SELECT true AS ok FROM (SELECT pg_advisory_xact_lock($1)) s',
-        [REINDEX_LOCK],
+        [ADVISORY_LOCKS.annReindex],
       );
       if (lock.rows[0]?.ok !== true) return undefined;
     }

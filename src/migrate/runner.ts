@@ -1,13 +1,8 @@
+import { ADVISORY_LOCKS } from '../advisory-locks.js';
 import { SeedCoreError, fromDbError } from '../errors.js';
 import type { Db, Queryable } from '../db/types.js';
 import { quarantineReport, type QuarantineReport } from './quarantine.js';
 import { acceptsChecksum, loadMigrations, transactionBody, type MigrationFile } from './files.js';
-
-/**
- * Advisory key serialising migration runners across processes. Transaction-scoped, so a
- * crashed runner never leaves it held. (42 is the registry's epoch key; keep them apart.)
- */
-const MIGRATE_LOCK_KEY = 727_361_001;
 
 const LEDGER_DDL = `
 CREATE TABLE IF NOT EXISTS seedcore_migrations (
@@ -17,6 +12,9 @@ CREATE TABLE IF NOT EXISTS seedcore_migrations (
   applied_at  timestamptz NOT NULL DEFAULT now(),
   duration_ms integer NOT NULL
 )`;
+
+/** The ledger's columns as LedgerRow has them; add a WHERE or ORDER BY. */
+const LEDGER_SELECT = 'SELECT version, name, checksum, applied_at, duration_ms FROM seedcore_migrations';
 
 export interface LedgerRow {
   version: number;
@@ -55,7 +53,7 @@ export interface MigrateResult {
 async function readLedger(db: Queryable): Promise<LedgerRow[]> {
   const exists = await db.query<{ t: string | null }>("SELECT to_regclass('seedcore_migrations')::text AS t");
   if (!exists.rows[0]?.t) return [];
-  return (await db.query<LedgerRow>('SELECT version, name, checksum, applied_at, duration_ms FROM seedcore_migrations ORDER BY version')).rows;
+  return (await db.query<LedgerRow>(`${LEDGER_SELECT} ORDER BY version`)).rows;
 }
 
 function changedError(file: MigrationFile, row: LedgerRow): SeedCoreError {
@@ -119,11 +117,10 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
     options.onProgress?.({ phase: 'start', file });
     const started = performance.now();
     const applied = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATE_LOCK_KEY]);
+      // Transaction-scoped, so a crashed runner never leaves it held.
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.migrate]);
       await tx.exec(LEDGER_DDL);
-      const done = await tx.query<LedgerRow>('SELECT version, name, checksum, applied_at, duration_ms FROM seedcore_migrations WHERE version = $1', [
-        file.version,
-      ]);
+      const done = await tx.query<LedgerRow>(`${LEDGER_SELECT} WHERE version = $1`, [file.version]);
       const row = done.rows[0];
       if (row) {
         // Another runner applied it while we waited for the lock.

@@ -6,12 +6,13 @@
  * took, stays held when a statement between lock and unlock fails).
  * On PGlite there is a single process, and advisory locks always succeed there.
  */
+import { ADVISORY_LOCKS } from '../advisory-locks.js';
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import type { ExpireResult } from './queries.js';
 
-/** Advisory lock key of the reconciler ('seedcore' registry reconcile); distinct from epoch rotation's 42. */
-export const RECONCILER_LOCK_KEY = 727_361_042;
+/** Advisory lock key of the reconciler. */
+export const RECONCILER_LOCK_KEY = ADVISORY_LOCKS.registryReconciler;
 
 export interface ReconcileResult extends ExpireResult {
   /** False when another process held the lock and did this round. */

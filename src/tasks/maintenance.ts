@@ -7,6 +7,7 @@
  * never depends on one process staying up. On PGlite there is a single process and the lock
  * always succeeds.
  */
+import { ADVISORY_LOCKS } from '../advisory-locks.js';
 import type { Db, Queryable } from '../db/types.js';
 import { cancelDependents, healCreated } from './dependencies.js';
 import { DEFAULTS } from './defaults.js';
@@ -16,9 +17,9 @@ import { recoverStale } from './recovery.js';
 import { fireDueSlots } from './schedules.js';
 import type { TaskLogger } from './types.js';
 
-/** Advisory lock keys of the two passes (next to the registry reconciler's 727_361_042). */
-export const MAINTENANCE_LOCK_KEY = 727_361_101;
-export const SCHEDULES_LOCK_KEY = 727_361_102;
+/** Advisory lock keys of the two passes. */
+export const MAINTENANCE_LOCK_KEY = ADVISORY_LOCKS.taskMaintenance;
+export const SCHEDULES_LOCK_KEY = ADVISORY_LOCKS.schedules;
 
 /**
  * Take the pass's lock for this transaction, or report that another process has it. The

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ADVISORY_LOCKS } from '../../src/advisory-locks.js';
 import { PGliteDb, PostgresDb, type BackendKind, type Db } from '../../src/db/index.js';
 import { loadMigrations } from '../../src/migrate/files.js';
 import { migrate } from '../../src/migrate/runner.js';
@@ -57,7 +58,7 @@ async function ensureServerTemplate(): Promise<string> {
   await client.connect();
   try {
     // Test files run in parallel processes: one makes the template, the others wait.
-    await client.query('SELECT pg_advisory_lock(727361002)');
+    await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.testTemplate]);
     const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (exists.rowCount === 0) {
       const tmp = `${name}_build_${randomBytes(3).toString('hex')}`;
@@ -72,7 +73,7 @@ async function ensureServerTemplate(): Promise<string> {
     }
     return name;
   } finally {
-    await client.query('SELECT pg_advisory_unlock(727361002)').catch(() => undefined);
+    await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCKS.testTemplate]).catch(() => undefined);
     await client.end();
   }
 }
