@@ -116,6 +116,8 @@ export const EXPECTED_FUNCTIONS = [
   'promote_task_dependents(uuid[])',
   'cancel_task_dependents(uuid[])',
   'jsonb_to_vector(jsonb)',
+  // 023: time-ordered task ids (the default of tasks.id)
+  'seedcore_uuidv7()',
 ] as const;
 
 export const EXPECTED_ENUMS: Record<string, readonly string[]> = {

@@ -3,9 +3,9 @@
  * agent/organ bindings are involved. Everything is validated first; on any error nothing is
  * written.
  */
-import { randomUUID } from 'node:crypto';
 import type { Db, Queryable, Tx } from '../db/types.js';
 import { SeedCoreError, notFound } from '../errors.js';
+import { uuidv7 } from './ids.js';
 import { prepared } from './prepared.js';
 import { TASK_COLUMNS, type TaskRow } from './rows.js';
 import { normaliseBatch, type NormalisedTask } from './validate.js';
@@ -110,7 +110,7 @@ function inInputOrder(rows: TaskRow[], ids: string[]): TaskRow[] {
 
 export async function submitTasks(db: Db, inputs: unknown, tx?: Queryable): Promise<TaskRow[]> {
   const tasks = normaliseBatch(inputs);
-  const ids = tasks.map((t) => t.id ?? randomUUID());
+  const ids = tasks.map((t) => t.id ?? uuidv7());
   const simple = tasks.every((t) => t.dependsOn.length === 0 && t.agentId === null && t.organId === null);
   if (simple) {
     const statuses = tasks.map(() => 'queued');
