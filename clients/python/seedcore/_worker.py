@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 
 from ._db import CONNECTION_ERRORS, Pool, connect
+from .settings import ConnectionSettings, resolve_settings
 from ._outcomes import Outcome, OutcomeWriter
 from .durable import Durable, TaskSuspended
 from .errors import PermanentError, invalid_input
@@ -128,6 +129,7 @@ class Worker:
         registry_heartbeat_seconds: float = 3.0,
         types: Optional[Sequence[str]] = None,
         listen: bool = True,
+        settings: Optional[ConnectionSettings] = None,
     ) -> None:
         if not isinstance(handlers, Mapping) or not handlers:
             raise invalid_input("handlers must be a non-empty dict of task type -> function")
@@ -149,6 +151,8 @@ class Worker:
         for t in self.types:
             if t not in handlers:
                 raise invalid_input(f"no handler for type {t!r}")
+        #: Timeouts, keepalive and the listen URL (seedcore.settings; environment variables as in the TypeScript library).
+        self.settings = settings if settings is not None else resolve_settings()
         self.dsn = dsn
         self.handlers = dict(handlers)
         self.concurrency = concurrency
@@ -171,7 +175,7 @@ class Worker:
         self.failed = 0
         self.lost = 0
         self.suspended = 0
-        self._pool = Pool(dsn, concurrency + 5, "seedcore-python-worker")
+        self._pool = Pool(dsn, concurrency + 5, "seedcore-python-worker", self.settings)
         self._writer: Optional[OutcomeWriter] = None
         self._running: Dict[str, TaskContext] = {}
         self._lock = threading.Lock()
@@ -397,7 +401,7 @@ class Worker:
     def _listen_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                conn = connect(self.dsn, "seedcore-python-listen")
+                conn = connect(self.settings.listen_url or self.dsn, "seedcore-python-listen", self.settings)
             except CONNECTION_ERRORS:
                 self._stopping.wait(1.0)
                 continue

@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 from psycopg.types.json import Jsonb
 
 from ._db import Pool
+from .settings import ConnectionSettings
 from .errors import SeedCoreError, invalid_input
 
 PRIORITIES = ("critical", "high", "normal", "low")
@@ -33,8 +34,9 @@ def _uuid(value: str, field: str) -> str:
 class Client:
     """A connection to a SeedCore database (PostgreSQL server; PGlite is in-process and not reachable)."""
 
-    def __init__(self, dsn: str, pool_size: int = 2) -> None:
-        self._pool = Pool(dsn, pool_size, "seedcore-python-client")
+    def __init__(self, dsn: str, pool_size: int = 2, settings: Optional[ConnectionSettings] = None) -> None:
+        """``settings``: timeouts and keepalive (default: seedcore.settings.resolve_settings(), i.e. the environment)."""
+        self._pool = Pool(dsn, pool_size, "seedcore-python-client", settings)
 
     def close(self) -> None:
         self._pool.close()

@@ -14,6 +14,7 @@ import sys
 from typing import Optional, Sequence
 
 from ._worker import Handler, TaskContext, Worker, load_handlers
+from .errors import SeedCoreError
 
 __all__ = ["Handler", "TaskContext", "Worker", "load_handlers", "main"]
 
@@ -37,7 +38,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not dsn:
         print("seedcore worker: DATABASE_URL is not set (the Python worker needs a PostgreSQL server)", file=sys.stderr)
         return 2
-    worker = Worker(
+    try:
+        worker = _worker(a, dsn)
+    except SeedCoreError as e:
+        print(f"seedcore worker: {e.message}", file=sys.stderr)
+        return 2
+    worker.run()
+    return 0
+
+
+def _worker(a: argparse.Namespace, dsn: str) -> Worker:
+    """The Worker the arguments describe; connection settings come from the environment (seedcore.settings)."""
+    return Worker(
         dsn,
         load_handlers(a.handlers),
         concurrency=a.concurrency,
@@ -50,8 +62,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logical_id=a.logical_id,
         types=[t for t in a.types.split(",") if t] if a.types else None,
     )
-    worker.run()
-    return 0
 
 
 if __name__ == "__main__":
