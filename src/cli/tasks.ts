@@ -137,7 +137,8 @@ export function registerTaskCommands(program: Command): void {
     .option('--domain <domain>', 'filter by domain')
     .option('--limit <n>', 'page size', parseIntOption('--limit', 1, 1000), 50)
     .option('--cursor <c>', 'continue after this cursor')
-    .action(async (o: { status?: string; type?: string; domain?: string; limit: number; cursor?: string }, cmd: Command) => {
+    .option('--waiting [kind]', 'only suspended durable tasks: any (the default), sleep, event, event:NAME or tasks')
+    .action(async (o: { status?: string; type?: string; domain?: string; limit: number; cursor?: string; waiting?: string | true }, cmd: Command) => {
       const page = await withCoordinator(cmd, (c) =>
         c.list({
           ...(o.status ? { status: list(o.status) as TaskStatus[] } : {}),
@@ -145,6 +146,7 @@ export function registerTaskCommands(program: Command): void {
           ...(o.domain ? { domain: o.domain } : {}),
           limit: o.limit,
           ...(o.cursor ? { cursor: o.cursor } : {}),
+          ...(o.waiting ? { waiting: o.waiting === true ? 'any' : o.waiting } : {}),
         }),
       );
       output(cmd, page, () => [...page.items.map(oneLine), ...(page.nextCursor ? [`-- more: --cursor ${page.nextCursor}`] : [])].join('\n') || '(no tasks)');

@@ -20,6 +20,14 @@ export const TaskListQuerySchema = Type.Object(
     status: Type.Optional(Type.Array(TaskStatusSchema, { maxItems: TASK_STATUSES.length, description: 'Any of these statuses (repeat the parameter).' })),
     type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     domain: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    waiting: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 406,
+        pattern: '^(?:any|sleep|event|tasks|event:.+)$',
+        description: 'Only suspended durable tasks: any, sleep, event (any event), event:NAME (that event) or tasks (child tasks).',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Page size.' })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page.' })),
   },
@@ -123,6 +131,18 @@ export class TaskCoordinator {
     if (options.domain !== undefined) {
       params.push(options.domain);
       where.push(`domain = $${params.length}`);
+    }
+    if (options.waiting !== undefined) {
+      // Every form implies waiting_for IS NOT NULL, the predicate of the partial index
+      // idx_tasks_waiting (migration 018), so suspended tasks are found without a scan.
+      if (options.waiting === 'any') where.push('waiting_for IS NOT NULL');
+      else if (options.waiting === 'event' || options.waiting === 'tasks') {
+        params.push(`${options.waiting}:`);
+        where.push(`waiting_for IS NOT NULL AND starts_with(waiting_for, $${params.length})`);
+      } else {
+        params.push(options.waiting);
+        where.push(`waiting_for = $${params.length}`);
+      }
     }
     if (options.cursor !== undefined) {
       const [ts, id] = decodeCursor(options.cursor);
