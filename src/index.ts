@@ -14,6 +14,10 @@ export {
 } from './db/index.js';
 export { ERROR_CODES, SeedCoreError, isSeedCoreError, type SeedCoreErrorCode } from './errors.js';
 export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type MigrationStatus } from './migrate/runner.js';
+// One composition of a worker (CLI, serve and SeedCore.createDispatcher), and organs.
+export { Worker, createWorker, type WorkerOptions, type WorkerRegistryOptions } from './worker/compose.js';
+export { liveProviders, listOrgans, type LiveProvider, type OrganInfo } from './agents/organs.js';
+export type { OrganOptions } from './tasks/dispatcher-options.js';
 export {
   TaskCoordinator,
   Dispatcher,

@@ -1,13 +1,13 @@
 import { connect, type ConnectOptions, type Db } from './db/index.js';
 import { migrateUnlessStandby } from './db/standby.js';
-import { createTaskFacts } from './facts/index.js';
 import { createEmbeddingsApi, createGraphApi, type EmbeddingsApi, type GraphApi } from './graph/index.js';
 import { TaskCoordinator } from './tasks/coordinator.js';
-import { Dispatcher, type DispatcherOptions } from './tasks/dispatcher.js';
+import type { Dispatcher } from './tasks/dispatcher.js';
 import { createFactsApi, type FactsApi } from './facts/index.js';
 import { createRegistryApi, type RegistryApi } from './registry/index.js';
 import { listQueues, setQueueLimit, type QueueInfo } from './tasks/queues.js';
 import { TaskSchedules } from './tasks/schedules.js';
+import { createWorker, type Worker, type WorkerOptions } from './worker/compose.js';
 
 export interface OpenSeedCoreOptions extends ConnectOptions {
   /** Apply pending migrations on open. @defaultValue true */
@@ -33,8 +33,12 @@ export interface SeedCore {
   readonly schedules: TaskSchedules;
   /** Queues: waiting/running counts and per-queue running-task limits (null removes a limit, 0 pauses). */
   readonly queues: QueuesApi;
-  /** A Dispatcher (worker) bound to this database; call start(), and stop() before close() (close() also stops it). */
-  createDispatcher(options: DispatcherOptions): Dispatcher;
+  /**
+   * A worker (a Dispatcher) bound to this database; call start(), and stop() before close()
+   * (close() also stops it). With `organ` (or `registry`) it joins the runtime registry on
+   * start and, for an organ, registers the organ and what it provides (src/worker/compose.ts).
+   */
+  createDispatcher(options: WorkerOptions): Worker;
   /** Close the database (unless it was passed in) and stop background work started through this object. */
   close(): Promise<void>;
 }
@@ -66,9 +70,8 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
     registry,
     schedules: new TaskSchedules(db),
     queues: { list: () => listQueues(db), setLimit: (queue, maxRunning) => setQueueLimit(db, queue, maxRunning) },
-    createDispatcher(dispatcherOptions: DispatcherOptions): Dispatcher {
-      // Facts access for handlers (ctx.facts) is on by default through the facade.
-      const d = new Dispatcher(db, { taskFacts: createTaskFacts, ...dispatcherOptions });
+    createDispatcher(workerOptions: WorkerOptions): Worker {
+      const d = createWorker(db, workerOptions);
       dispatchers.add(d);
       return d;
     },

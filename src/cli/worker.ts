@@ -10,12 +10,11 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
-import { createTaskFacts } from '../facts/index.js';
-import { joinAsWorker, attachRegistry, type WorkerMembership } from '../registry/worker-membership.js';
+import { parseCapabilityList, validateOrgan } from '../agents/organs.js';
 import { builtinHandlers } from '../tasks/builtin.js';
-import { Dispatcher, type DispatcherOptions } from '../tasks/dispatcher.js';
-import { resolveOptions } from '../tasks/dispatcher-options.js';
+import type { OrganOptions } from '../tasks/dispatcher-options.js';
 import type { HandlerMap, TaskLogger } from '../tasks/types.js';
+import { createWorker, type Worker } from '../worker/compose.js';
 import { openDb, parseIntOption } from './context.js';
 
 function parseSeconds(name: string): (v: string) => number {
@@ -58,6 +57,31 @@ interface WorkerOptions {
   queues: string;
   agingSeconds: number;
   schedules: boolean;
+  organ?: string;
+  agent?: string;
+  capabilities?: string;
+  skills?: string;
+}
+
+/** The organ flags as an OrganOptions (SEEDCORE_INVALID_INPUT on bad syntax), or undefined without --organ. */
+function organOption(opts: WorkerOptions): OrganOptions | undefined {
+  if (opts.organ === undefined) {
+    for (const flag of ['agent', 'capabilities', 'skills'] as const)
+      if (opts[flag] !== undefined) throw invalidInput(`--${flag} describes an organ: give --organ <id> too`, { field: `--${flag}` });
+    return undefined;
+  }
+  const skills = opts.skills
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const organ: OrganOptions = {
+    id: opts.organ,
+    ...(opts.agent !== undefined ? { agentId: opts.agent } : {}),
+    ...(opts.capabilities !== undefined ? { capabilities: parseCapabilityList(opts.capabilities) } : {}),
+    ...(skills ? { skills } : {}),
+  };
+  validateOrgan(organ);
+  return organ;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -83,6 +107,10 @@ export function registerWorkerCommand(program: Command): void {
     .option('--owner-id <id>', 'owner id written to claimed tasks (default: registry instance id, or host:pid:random)')
     .option('--logical-id <id>', 'registry logical id this worker registers under', 'dispatcher')
     .option('--no-registry', 'do not register in the runtime registry (tasks are then recovered by lease expiry only)')
+    .option('--organ <id>', 'serve as this organ: register it, join the registry under the organ id, advertise what it provides')
+    .option('--agent <id>', 'with --organ: the agent the organ belongs to')
+    .option('--capabilities <name@version,…>', 'with --organ: capabilities provided, each at a dotted-number version (summarize@2,embed@1.4.0)')
+    .option('--skills <a,b>', 'with --organ: skills provided')
     .action(async (opts: WorkerOptions, cmd: Command) => {
       const log = pino({ base: { pid: process.pid, cmd: 'worker' } }, pino.destination(2));
       const logger: TaskLogger = {
@@ -90,16 +118,23 @@ export function registerWorkerCommand(program: Command): void {
         warn: (msg, f) => log.warn(f ?? {}, msg),
         error: (msg, f) => log.error(f ?? {}, msg),
       };
+      const organ = organOption(opts);
+      // Flag combinations are checked before the database is opened.
+      if (organ && (!opts.registry || opts.ownerId !== undefined))
+        throw invalidInput('--organ: an organ worker claims as its registry instance; it cannot be combined with --no-registry or --owner-id', {
+          field: '--organ',
+        });
       const db = await openDb(cmd, { poolSize: 6 });
-      let membership: WorkerMembership | undefined;
-      let dispatcher: Dispatcher | undefined;
+      let worker: Worker | undefined;
       try {
-        const handlers = { ...builtinHandlers(db), ...(opts.handlers ? await loadHandlers(opts.handlers, db) : {}) };
+        const handlers = opts.handlers ? await loadHandlers(opts.handlers, db) : {};
         const types = opts.types
           ?.split(',')
           .map((t) => t.trim())
           .filter(Boolean);
-        const options: DispatcherOptions = {
+        // Every option is validated when the worker is built, before anything is written (the registry row included).
+        worker = createWorker(db, {
+          builtins: true,
           handlers,
           ...(types ? { types } : {}),
           queues: opts.queues
@@ -115,21 +150,24 @@ export function registerWorkerCommand(program: Command): void {
           maxAttempts: opts.maxAttempts,
           pollIntervalMs: opts.pollMs,
           logger,
-          // Handlers read and produce facts through ctx.facts; the task<->fact edges are written for them.
-          taskFacts: createTaskFacts,
+          ...(opts.ownerId !== undefined ? { ownerId: opts.ownerId } : {}),
+          registry: opts.registry && opts.ownerId === undefined ? { logicalId: organ?.id ?? opts.logicalId, actorName: 'worker' } : false,
+          ...(organ ? { organ } : {}),
           onEvent: (e) => {
             if (e.kind === 'failed') log.warn({ taskId: e.id, error: e.error, final: e.final }, 'task attempt failed');
             else if (e.kind === 'lost') log.warn({ taskId: e.id, reason: e.reason }, 'task lost');
           },
-        };
-        // Validate every option before anything is written (the registry row included).
-        resolveOptions(options);
-        if (opts.registry && !opts.ownerId) membership = await joinAsWorker(db, { logicalId: opts.logicalId, actorName: 'worker', logger });
-        const ownerId = opts.ownerId ?? membership?.instanceId;
-        dispatcher = new Dispatcher(db, { ...options, ...(ownerId ? { ownerId } : {}) });
-        const detach = membership ? attachRegistry(dispatcher, membership.client) : undefined;
-        await dispatcher.start();
-        log.info({ database: db.description, ownerId: dispatcher.ownerId, types: types ?? Object.keys(handlers) }, 'worker ready');
+        });
+        await worker.start();
+        log.info(
+          {
+            database: db.description,
+            ownerId: worker.ownerId,
+            types: types ?? Object.keys({ ...builtinHandlers(db), ...handlers }),
+            ...(organ ? { organ: organ.id } : {}),
+          },
+          'worker ready',
+        );
         await new Promise<void>((resolveSignal) => {
           let signalled = false;
           const onSignal = (sig: NodeJS.Signals): void => {
@@ -144,10 +182,11 @@ export function registerWorkerCommand(program: Command): void {
           process.on('SIGTERM', onSignal);
           process.on('SIGINT', onSignal);
         });
-        await dispatcher.stop({ graceMs: opts.graceSeconds * 1000 });
-        detach?.();
+        await worker.stop({ graceMs: opts.graceSeconds * 1000 });
+      } catch (e) {
+        await worker?.stop({ graceMs: 0 }).catch((err: unknown) => log.warn({ err: String(err) }, 'worker stop failed'));
+        throw e;
       } finally {
-        await membership?.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'registry leave failed'));
         await db.close();
       }
       log.info('worker stopped');

@@ -1,15 +1,13 @@
 /**
- * Background work `seedcore serve` runs in-process: it joins the runtime registry (heartbeat
- * and the cluster-wide reconciler), then runs a dispatcher with the built-in handlers under
- * its registry instance id, feeding the dispatcher's events into the Prometheus metrics.
+ * Background work `seedcore serve` runs in-process: a worker composed by src/worker/compose.ts
+ * that joins the runtime registry (heartbeat and the cluster-wide reconciler) and runs the
+ * built-in handlers under its registry instance id, feeding its events into the Prometheus
+ * metrics.
  * Stopping reverses that: the dispatcher drains, then the instance goes draining → dead.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { SeedCoreError } from '../errors.js';
-import { createTaskFacts } from '../facts/index.js';
-import { attachRegistry, joinAsWorker } from '../registry/index.js';
 import type { SeedCore } from '../seedcore.js';
-import { builtinHandlers } from '../tasks/builtin.js';
 import type { DispatcherEvent } from '../tasks/dispatcher.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -84,36 +82,22 @@ export async function startBackground(
       'SEEDCORE_UNAVAILABLE',
       `background work (dispatcher, registry heartbeat) needs a writable primary; ${core.db.description} is a read-only standby`,
     );
-  const membership = await joinAsWorker(core.db, { logicalId: options.logicalId ?? 'seedcore-serve', actorName: 'serve', serveRoute: url, logger });
-  try {
-    const observe = metricsObserver(metrics);
-    const dispatcher = core.createDispatcher({
-      handlers: builtinHandlers(core.db),
-      concurrency: options.concurrency ?? 4,
-      ownerId: membership.instanceId,
-      taskFacts: createTaskFacts,
-      logger,
-      onEvent: (e) => {
-        observe(e);
-        if (e.kind === 'error') log.warn({ err: e.error, where: e.where }, 'dispatcher error');
-      },
-    });
-    const detach = attachRegistry(dispatcher, membership.client);
-    await dispatcher.start();
-    return {
-      features: ['registry', 'dispatcher'],
-      instanceId: membership.instanceId,
-      async stop() {
-        try {
-          await dispatcher.stop({ graceMs: options.graceMs ?? 4000 });
-        } finally {
-          detach();
-          await membership.stop();
-        }
-      },
-    };
-  } catch (e) {
-    await membership.stop().catch(() => undefined);
-    throw e;
-  }
+  const observe = metricsObserver(metrics);
+  const worker = core.createDispatcher({
+    builtins: true,
+    handlers: {},
+    concurrency: options.concurrency ?? 4,
+    registry: { logicalId: options.logicalId ?? 'seedcore-serve', actorName: 'serve', serveRoute: url },
+    logger,
+    onEvent: (e) => {
+      observe(e);
+      if (e.kind === 'error') log.warn({ err: e.error, where: e.where }, 'dispatcher error');
+    },
+  });
+  await worker.start();
+  return {
+    features: ['registry', 'dispatcher'],
+    ...(worker.instanceId !== undefined ? { instanceId: worker.instanceId } : {}),
+    stop: () => worker.stop({ graceMs: options.graceMs ?? 4000 }),
+  };
 }
