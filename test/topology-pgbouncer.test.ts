@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { PostgresDb } from '../src/db/index.js';
+import { PROBE_WAIT_MS } from '../src/db/listener.js';
+import { Dispatcher } from '../src/tasks/dispatcher.js';
 import { openSeedCore } from '../src/seedcore.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { setQueueLimit } from '../src/tasks/queues.js';
@@ -229,6 +231,49 @@ describe('topology: through PgBouncer in transaction mode (postgres)', { skip: S
       assert.equal(await direct.notificationsWork(), true);
     } finally {
       await direct.close();
+    }
+  });
+
+  it('a worker claims at once instead of waiting for the notification probe, and stop() right after start() does not wait for it', async () => {
+    const quiet = { warn: () => undefined };
+    // A fresh database handle: its listener probes again (behind the pooler nothing arrives).
+    const own = await PostgresDb.open({ databaseUrl: url, poolSize: 2, log: quiet });
+    try {
+      await new TaskCoordinator(own).submit({ type: 'topology_startup' });
+      let ranAt = 0;
+      // A long poll interval: only the claim made by start() itself can find the task in time.
+      const d = new Dispatcher(own, {
+        handlers: { topology_startup: async () => ((ranAt = performance.now()), null) },
+        pollIntervalMs: 60_000,
+        recoverDeadOwners: false,
+        schedules: false,
+      });
+      const t0 = performance.now();
+      await d.start();
+      const startMs = performance.now() - t0;
+      const verdict = own.notificationsWork().then((works) => ({ works, at: performance.now() }));
+      await waitFor('the task ran', () => ranAt > 0, 10_000, 5);
+      const { works, at } = await verdict;
+      await d.stop();
+      // Positive control: the probe really waited its full time for a NOTIFY that never came.
+      assert.equal(works, false);
+      assert.ok(at - t0 >= PROBE_WAIT_MS * 0.9, `the probe gave up after ${Math.round(at - t0)} ms`);
+      assert.ok(startMs < PROBE_WAIT_MS / 2, `start() took ${Math.round(startMs)} ms`);
+      assert.ok(ranAt < at, `the task ran ${Math.round(ranAt - t0)} ms after start(), before the probe gave up (${Math.round(at - t0)} ms)`);
+    } finally {
+      await own.close();
+    }
+    const other = await PostgresDb.open({ databaseUrl: url, poolSize: 2, log: quiet });
+    try {
+      const d = new Dispatcher(other, { handlers: { topology_startup: async () => null }, recoverDeadOwners: false, schedules: false });
+      await d.start();
+      const s0 = performance.now();
+      await d.stop();
+      const stopMs = performance.now() - s0;
+      assert.ok(stopMs < PROBE_WAIT_MS / 2, `stop() with its subscriptions still pending took ${Math.round(stopMs)} ms`);
+      assert.equal(await other.notificationsWork(), false);
+    } finally {
+      await other.close();
     }
   });
 
