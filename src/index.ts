@@ -147,6 +147,19 @@ export { emitTaskEvent } from './tasks/durable/events.js';
 export { pruneTaskEvents } from './tasks/retention.js';
 export type { SpawnOptions } from './tasks/types.js';
 export type { DurableView, TaskRun } from './tasks/durable/inspect.js';
+// Agent memory (ctx.memory), artifacts (ctx.artifacts) and agent performance.
+export {
+  getMemory,
+  putMemory,
+  listMemory,
+  listMemoryVersions,
+  type MemoryCell,
+  type MemoryPage,
+  type PutMemoryOptions,
+  type TaskMemory,
+} from './agents/memory.js';
+export { addArtifact, getArtifact, listArtifacts, type Artifact, type ArtifactInput, type ArtifactPage, type TaskArtifacts } from './agents/artifacts.js';
+export { agentStats, type AgentStat, type AgentStats, type AgentStatsOptions, type StatDimension } from './agents/stats.js';
 export {
   TaskSchedules,
   ScheduleRunner,

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addArtifact, getArtifact, listArtifacts } from '../src/agents/artifacts.js';
 import { createTaskMemory, getMemory, listMemory, listMemoryVersions, putMemory, type MemoryCell } from '../src/agents/memory.js';
-import { PostgresDb, type Db } from '../src/db/index.js';
+import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
 import { isSeedCoreError } from '../src/errors.js';
+import { migrate } from '../src/migrate/runner.js';
+import { openSeedCore } from '../src/seedcore.js';
+import { buildServer } from '../src/server/app.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { inMemoryDurable } from '../src/tasks/durable/memory.js';
 import type { TaskContext } from '../src/tasks/types.js';
+import { runCli } from './helpers/cli.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { startDispatcher, taskRow, waitFor } from './helpers/tasks.js';
 
@@ -155,9 +162,11 @@ for (const kind of BACKENDS) {
           }
         };
       await putMemory(t.db, 'agent', 'plan', { by: 'seed' });
+      // Each task must run once: a lease lost on a loaded machine would run a handler again.
+      const longLease = { leaseSeconds: 120, heartbeatSeconds: 5 };
       const other: Db = kind === 'postgres' ? await PostgresDb.open({ databaseUrl: t.url as string, poolSize: 4 }) : t.db;
-      const da = await startDispatcher(t.db, { handlers: { 'mem-a': handler('a', 'b') }, ownerId: 'mem-worker-a' });
-      const db_ = await startDispatcher(other, { handlers: { 'mem-b': handler('b', 'a') }, ownerId: 'mem-worker-b' });
+      const da = await startDispatcher(t.db, { handlers: { 'mem-a': handler('a', 'b') }, ownerId: 'mem-worker-a', ...longLease });
+      const db_ = await startDispatcher(other, { handlers: { 'mem-b': handler('b', 'a') }, ownerId: 'mem-worker-b', ...longLease });
       try {
         const ta = await tasks.submit({ type: 'mem-a', params: { p: 1 }, agentId: 'planner' });
         const tb = await tasks.submit({ type: 'mem-b', params: { p: 2 }, agentId: 'planner' });
@@ -167,6 +176,7 @@ for (const kind of BACKENDS) {
           60_000,
           50,
         );
+        assert.deepEqual([(await taskRow(t.db, ta.id)).attempts, (await taskRow(t.db, tb.id)).attempts], [1, 1], 'each task ran once');
         const ra = (await taskRow(t.db, ta.id)).result as Record<string, unknown>;
         const rb = (await taskRow(t.db, tb.id)).result as Record<string, unknown>;
         const winner = ra.wrote !== undefined ? { r: ra, id: ta.id } : { r: rb, id: tb.id };
@@ -253,6 +263,133 @@ for (const kind of BACKENDS) {
         [['c', 1]],
       );
       assert.equal(p2.nextCursor, null);
+    });
+  });
+  describe(`memory and artifacts over HTTP and the CLI (${kind})`, () => {
+    let t: TestDb | undefined;
+    let db: Db;
+    let target: string[];
+    const dir = mkdtempSync(join(tmpdir(), 'seedcore-agents-memory-'));
+    let taskId: string;
+    let artifactId: string;
+    let closed = false;
+    before(async () => {
+      if (kind === 'postgres') {
+        t = await freshDb('postgres');
+        db = t.db;
+        target = ['--database-url', t.url as string];
+      } else {
+        // The CLI opens the data directory itself: the records are written first, then closed.
+        db = await PGliteDb.open({ dataDir: join(dir, 'data') });
+        await migrate(db);
+        target = ['--data-dir', join(dir, 'data')];
+      }
+      taskId = (await new TaskCoordinator(db).submit({ type: 'mem-http', agentId: 'writer' })).id;
+      const mem = createTaskMemory(db, taskId);
+      await mem.put('agent', 'notes', { v: 1 });
+      await mem.put('agent', 'notes', { v: 2 }, { expectedVersion: 1 });
+      await mem.put('agent', 'todo', ['a']);
+      await putMemory(db, 'global', 'flag', true);
+      artifactId = (await addArtifact(db, { uri: 's3://b/report.pdf', kind: 's3', props: { pages: 3 } }, { taskId })).id;
+      await addArtifact(db, { uri: 'file:///tmp/unrelated', kind: 'file' });
+    });
+    after(async () => {
+      if (kind === 'pglite' && !closed) await db.close();
+      await t?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('GET /api/memory (versions, latest per key, one version), /api/artifacts, /api/tasks/:id/artifacts', async () => {
+      const core = await openSeedCore({ db, migrate: false });
+      const { app } = await buildServer({ core, apiToken: '' });
+      try {
+        const versions = await app.inject({ method: 'GET', url: '/api/memory?scope=agent&key=notes' });
+        assert.equal(versions.statusCode, 200, versions.body);
+        const vb = versions.json<{ items: MemoryCell[]; nextCursor: string | null }>();
+        assert.deepEqual(
+          vb.items.map((c) => [c.version, c.value, c.writtenBy, c.owners]),
+          [
+            [2, { v: 2 }, taskId, ['writer']],
+            [1, { v: 1 }, taskId, ['writer']],
+          ],
+        );
+        assert.equal(vb.nextCursor, null);
+        const paged = await app.inject({ method: 'GET', url: '/api/memory?scope=agent&key=notes&limit=1' });
+        const cursor = paged.json<{ nextCursor: string }>().nextCursor;
+        assert.ok(cursor);
+        const next = await app.inject({ method: 'GET', url: `/api/memory?scope=agent&key=notes&limit=1&cursor=${cursor}` });
+        assert.deepEqual(
+          next.json<{ items: MemoryCell[] }>().items.map((c) => c.version),
+          [1],
+        );
+        const latest = await app.inject({ method: 'GET', url: '/api/memory?scope=agent' });
+        assert.deepEqual(
+          latest.json<{ items: MemoryCell[] }>().items.map((c) => [c.key, c.version]),
+          [
+            ['notes', 2],
+            ['todo', 1],
+          ],
+        );
+        const one = await app.inject({ method: 'GET', url: '/api/memory?scope=agent&key=notes&version=1' });
+        assert.deepEqual(one.json<{ items: MemoryCell[] }>().items[0]?.value, { v: 1 });
+        const missing = await app.inject({ method: 'GET', url: '/api/memory?scope=agent&key=notes&version=9' });
+        assert.equal(missing.statusCode, 404);
+        const bad = await app.inject({ method: 'GET', url: '/api/memory?scope=agent&key=notes&cursor=zzz' });
+        assert.equal(bad.statusCode, 400);
+        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'SEEDCORE_INVALID_INPUT');
+        const byTask = await app.inject({ method: 'GET', url: `/api/tasks/${taskId.slice(0, 13)}/artifacts` });
+        assert.equal(byTask.statusCode, 200, byTask.body);
+        assert.deepEqual(
+          byTask.json<{ items: Array<{ id: string; props: unknown; producedBy: string[] }> }>().items.map((a) => [a.id, a.props, a.producedBy]),
+          [[artifactId, { pages: 3 }, [taskId]]],
+        );
+        const all = await app.inject({ method: 'GET', url: '/api/artifacts?limit=10' });
+        assert.equal(all.json<{ items: unknown[] }>().items.length, 2);
+        const filtered = await app.inject({ method: 'GET', url: `/api/artifacts?task=${taskId}` });
+        assert.equal(filtered.json<{ items: unknown[] }>().items.length, 1);
+        const single = await app.inject({ method: 'GET', url: `/api/artifacts/${artifactId}` });
+        assert.equal(single.json<{ uri: string }>().uri, 's3://b/report.pdf');
+        const unknown = await app.inject({ method: 'GET', url: '/api/artifacts/00000000-0000-4000-8000-000000000000' });
+        assert.equal(unknown.statusCode, 404);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('seedcore memory get|list and artifacts list', async () => {
+      if (kind === 'pglite') {
+        await db.close(); // release the data directory for the CLI
+        closed = true;
+      }
+      const cli = (...args: string[]) => runCli([...target, ...args]);
+      const got = await cli('--json', 'memory', 'get', 'agent', 'notes');
+      assert.equal(got.code, 0, got.stderr);
+      assert.deepEqual((JSON.parse(got.stdout) as MemoryCell).value, { v: 2 });
+      const v1 = await cli('memory', 'get', 'agent', 'notes', '1');
+      assert.equal(v1.code, 0, v1.stderr);
+      assert.match(v1.stdout, /^agent\/notes v1 /);
+      const none = await cli('memory', 'get', 'agent', 'nothing');
+      assert.equal(none.code, 4);
+      assert.match(none.stderr, /SEEDCORE_NOT_FOUND/);
+      const versions = await cli('--json', 'memory', 'list', '--scope', 'agent', '--key', 'notes');
+      assert.equal(versions.code, 0, versions.stderr);
+      assert.deepEqual(
+        (JSON.parse(versions.stdout) as { items: MemoryCell[] }).items.map((c) => c.version),
+        [2, 1],
+      );
+      const keys = await cli('memory', 'list');
+      assert.equal(keys.code, 0, keys.stderr);
+      assert.match(keys.stdout, /^agent\/notes v2 .*\(task [0-9a-f-]{36}, owners writer\)$/m);
+      assert.match(keys.stdout, /^global\/flag v1 .* true$/m);
+      const arts = await cli('--json', 'artifacts', 'list', '--task', taskId.slice(0, 13));
+      assert.equal(arts.code, 0, arts.stderr);
+      assert.deepEqual(
+        (JSON.parse(arts.stdout) as { items: Array<{ id: string }> }).items.map((a) => a.id),
+        [artifactId],
+      );
+      const usage = await cli('memory', 'list', '--key', 'notes');
+      assert.equal(usage.code, 2, usage.stderr);
+      assert.match(usage.stderr, /SEEDCORE_INVALID_INPUT/);
     });
   });
 }

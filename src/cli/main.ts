@@ -11,6 +11,7 @@ import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerTaskCommands } from './tasks.js';
 import { registerSchedulingCommands } from './scheduling.js';
+import { registerAgentCommands } from './agents.js';
 
 export function buildProgram(): Command {
   const program = new Command('seedcore')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerTaskCommands(program);
   registerSchedulingCommands(program);
+  registerAgentCommands(program);
   return program;
 }
 

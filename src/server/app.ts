@@ -19,6 +19,7 @@ import { registerLibraryRoutes, wiredFeatures, type Features } from './library-r
 import { registerGraphTaskRoutes } from './routes/graph-tasks.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
+import { registerAgentRoutes } from './routes/agents.js';
 import { registerRegistryRoutes } from './routes/registry.js';
 import { typeboxValidatorCompiler } from './validation.js';
 import { TaskSchema } from '../tasks/rows.js';
@@ -179,6 +180,7 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
   registerGraphTaskRoutes(app, ctx);
   registerRegistryRoutes(app, ctx);
   registerLibraryRoutes(app, ctx, features);
+  registerAgentRoutes(app, ctx);
   registerDashboard(app);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Db } from '../db/types.js';
 import { instancesAlive, taskOverview } from './overview.js';
 import { registerDurableMetrics } from '../tasks/durable/metrics.js';
+import { registerAgentMetrics } from '../agents/stats.js';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -24,6 +25,7 @@ export function createMetrics(db: Db): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'seedcore_process_' });
   registerDurableMetrics(registry, db);
+  registerAgentMetrics(registry, db);
 
   new Gauge({
     name: 'seedcore_tasks',
