@@ -16,17 +16,14 @@ export const MAX_KIND_LENGTH = 200;
 const MAX_PROPS_BYTES = 256 * 1024;
 const MAX_PAGE = 1000;
 
-export const ArtifactSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid', description: 'artifact_id (its graph node).' }),
-    uri: Type.String(),
-    kind: Type.Union([Type.String(), Type.Null()], { description: 'e.g. file, s3, vector, blob.' }),
-    props: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-    createdAt: Type.String({ description: 'ISO 8601 time the artifact was added.' }),
-    producedBy: Type.Array(Type.String(), { description: 'Tasks that produced it (task_produces_artifact).' }),
-  },
-  { $id: 'Artifact' },
-);
+export const ArtifactSchema = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'artifact_id (its graph node).' }),
+  uri: Type.String(),
+  kind: Type.Union([Type.String(), Type.Null()], { description: 'e.g. file, s3, vector, blob.' }),
+  props: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  createdAt: Type.String({ description: 'ISO 8601 time the artifact was added.' }),
+  producedBy: Type.Array(Type.String(), { description: 'Tasks that produced it (task_produces_artifact).' }),
+});
 export type Artifact = Static<typeof ArtifactSchema>;
 export const ArtifactPageSchema = Page(ArtifactSchema);
 export interface ArtifactPage {

@@ -28,19 +28,16 @@ const MAX_PAGE = 1000;
 /** Unconditional puts retry this often when concurrent writers keep taking the next version. */
 const PUT_RETRIES = 50;
 
-export const MemoryCellSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid', description: 'memory_cell_id of this version (its graph node).' }),
-    scope: Type.String(),
-    key: Type.String(),
-    version: Type.Integer({ minimum: 1 }),
-    value: Type.Unknown({ description: 'The JSON value of this version (memory_cell.props).' }),
-    createdAt: Type.String({ description: 'ISO 8601 time the version was written.' }),
-    writtenBy: Type.Union([Type.String(), Type.Null()], { description: 'The task that wrote this version (task_writes_memory), if any.' }),
-    owners: Type.Array(Type.String(), { description: 'Agents that own this version (agent_owns_memory_cell).' }),
-  },
-  { $id: 'MemoryCell' },
-);
+export const MemoryCellSchema = Type.Object({
+  id: Type.String({ format: 'uuid', description: 'memory_cell_id of this version (its graph node).' }),
+  scope: Type.String(),
+  key: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  value: Type.Unknown({ description: 'The JSON value of this version (memory_cell.props).' }),
+  createdAt: Type.String({ description: 'ISO 8601 time the version was written.' }),
+  writtenBy: Type.Union([Type.String(), Type.Null()], { description: 'The task that wrote this version (task_writes_memory), if any.' }),
+  owners: Type.Array(Type.String(), { description: 'Agents that own this version (agent_owns_memory_cell).' }),
+});
 export type MemoryCell = Static<typeof MemoryCellSchema>;
 export const MemoryPageSchema = Page(MemoryCellSchema);
 export interface MemoryPage {
