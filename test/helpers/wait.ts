@@ -31,7 +31,8 @@ export async function waitFor<T>(
   timeoutOrOptions: number | WaitOptions = {},
   everyMs?: number,
 ): Promise<T> {
-  const o: WaitOptions = typeof timeoutOrOptions === 'number' ? { timeoutMs: timeoutOrOptions, everyMs } : timeoutOrOptions;
+  const o: WaitOptions =
+    typeof timeoutOrOptions === 'number' ? { timeoutMs: timeoutOrOptions, ...(everyMs !== undefined ? { everyMs } : {}) } : timeoutOrOptions;
   const timeoutMs = o.timeoutMs ?? 10_000;
   const pause = o.everyMs ?? 10;
   const deadline = Date.now() + timeoutMs;
