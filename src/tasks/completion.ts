@@ -33,30 +33,22 @@ function resultsObject(batch: readonly Completion[]): string {
 }
 
 /**
- * Complete tasks that nothing depends on, in one autocommit statement per owner (the hot
- * path; normally one owner). Returns the ids written; the others either have dependents (see
- * completeAny) or lost their compare-and-set.
+ * Complete tasks with or without dependents through the worker protocol's complete_tasks()
+ * (migration 020): one autocommit statement per owner (normally one) that writes the
+ * compare-and-set and queues the dependents the batch releases, in the same transaction. The
+ * dispatcher's completion path: one round trip whatever the batch holds. Returns the ids
+ * written; the others lost their compare-and-set.
  */
-export async function completeLeaves(q: Queryable, batch: readonly Completion[]): Promise<Set<string>> {
+export async function completeTasks(q: Queryable, batch: readonly Completion[]): Promise<Set<string>> {
   const written = new Set<string>();
   for (const [owner, list] of byOwner(batch)) {
-    const res = await prepared<{ id: string }>(
-      q,
-      'complete_leaves',
-      `UPDATE tasks t
-          SET status = 'completed', result = $2::jsonb -> t.id::text, error = NULL, owner_id = NULL, locked_by = NULL,
-              locked_at = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE t.id = ANY ($1::uuid[]) AND t.owner_id = $3 AND t.status::text = 'running'
-          AND NOT EXISTS (SELECT 1 FROM task_depends_on_task e WHERE e.dst_task_id = t.id)
-       RETURNING t.id`,
-      [list.map((c) => c.id), resultsObject(list), owner],
-    );
+    const res = await prepared<{ id: string }>(q, 'complete_tasks', 'SELECT id::text FROM complete_tasks($1, $2::jsonb) AS id', [owner, resultsObject(list)]);
     for (const r of res.rows) written.add(r.id);
   }
   return written;
 }
 
-/** Complete tasks (with or without dependents) inside a transaction; returns the ids written. */
+/** Complete tasks (with or without dependents) inside the caller's transaction; returns the ids written. */
 export async function completeAny(tx: Queryable, batch: readonly Completion[]): Promise<string[]> {
   const out: string[] = [];
   for (const [owner, list] of byOwner(batch)) {

@@ -5,7 +5,7 @@
  * outcome is written at once (no timer to wait for).
  */
 import type { Db, Queryable } from '../db/types.js';
-import { completeAny, completeLeaves, failTasks, type Completion, type Failure } from './completion.js';
+import { completeTasks, failTasks, type Completion, type Failure } from './completion.js';
 import { DEFAULTS } from './defaults.js';
 
 export type WrittenOutcome = { kind: 'completed' } | { kind: 'failed'; error: string; final: boolean } | { kind: 'lost' };
@@ -13,8 +13,11 @@ export type WrittenOutcome = { kind: 'completed' } | { kind: 'failed'; error: st
 export interface OutcomeWriterHooks {
   onWritten(id: string, outcome: WrittenOutcome): void;
   onError(where: string, error: unknown): void;
-  /** Runs in the completing transaction for tasks that have dependents. */
-  afterComplete(tx: Queryable, ids: string[]): Promise<unknown>;
+  /**
+   * Not called: completions release their dependents inside complete_tasks() (migration 020),
+   * in the completing statement. Kept so that existing callers still type-check.
+   */
+  afterComplete?(tx: Queryable, ids: string[]): Promise<unknown>;
   /** Runs in the failing transaction for tasks that ended `failed`. */
   afterFail(tx: Queryable, ids: string[]): Promise<unknown>;
   /**
@@ -118,20 +121,9 @@ export class OutcomeWriter {
   }
 
   private async writeCompletions(batch: Completion[]): Promise<void> {
-    const written = await completeLeaves(this.db, batch);
-    const rest = batch.filter((c) => !written.has(c.id));
-    let second: string[] = [];
-    if (rest.length > 0) {
-      // Tasks with dependents (or that lost their lease): complete and queue dependents in one
-      // transaction.
-      second = await this.db.transaction(async (tx) => {
-        const ids = await completeAny(tx, rest);
-        if (ids.length > 0) await this.hooks.afterComplete(tx, ids);
-        return ids;
-      });
-    }
-    const done = new Set(second);
-    for (const c of batch) this.hooks.onWritten(c.id, written.has(c.id) || done.has(c.id) ? { kind: 'completed' } : { kind: 'lost' });
+    // One statement: the compare-and-set and the release of dependents (complete_tasks).
+    const written = await completeTasks(this.db, batch);
+    for (const c of batch) this.hooks.onWritten(c.id, written.has(c.id) ? { kind: 'completed' } : { kind: 'lost' });
   }
 
   private async writeFailures(batch: Failure[]): Promise<void> {
