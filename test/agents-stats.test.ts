@@ -11,6 +11,7 @@ import { migrate } from '../src/migrate/runner.js';
 import { openSeedCore, type SeedCore } from '../src/seedcore.js';
 import { buildServer, type SeedCoreServer } from '../src/server/app.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
+import { createWorker } from '../src/worker/compose.js';
 import { runCli } from './helpers/cli.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { startDispatcher, taskRow, waitFor } from './helpers/tasks.js';
@@ -282,6 +283,37 @@ for (const kind of BACKENDS) {
       assert.equal(live?.failed, 1);
       assert.equal(live?.failureRate, 0.5);
       assert.ok((live?.p95Seconds ?? -1) >= 0);
+    });
+
+    it("an organ worker's executions count under its organ and the organ's agent, who also owns what they write", async () => {
+      const tasks = new TaskCoordinator(t.db);
+      const w = createWorker(t.db, {
+        handlers: {
+          'stats-organ': async (_task, ctx) => {
+            const cell = await ctx.memory.put('organ', 'last-run', { ok: true });
+            return { owners: cell.owners };
+          },
+        },
+        organ: { id: 'organ-live', agentId: 'agent-organ' },
+        pollIntervalMs: 50,
+        leaseSeconds: 120,
+        heartbeatSeconds: 5,
+      });
+      await w.start();
+      let id: string;
+      try {
+        id = (await tasks.submit({ type: 'stats-organ' })).id;
+        await waitFor('the organ task to complete', async () => (await taskRow(t.db, id)).status === 'completed', 60_000, 50);
+      } finally {
+        await w.stop({ graceMs: 0 });
+      }
+      assert.deepEqual((await taskRow(t.db, id)).result, { owners: ['agent-organ'] });
+      const stats = await agentStats(t.db, { window: '10m', source: 'task_runs' });
+      const organ = stats.items.find((s) => s.dimension === 'organ' && s.key === 'organ-live');
+      const agent = stats.items.find((s) => s.dimension === 'agent' && s.key === 'agent-organ');
+      assert.equal(organ?.runs, 1, JSON.stringify(stats.items));
+      assert.equal(organ?.completed, 1);
+      assert.equal(agent?.runs, 1);
     });
   });
 
