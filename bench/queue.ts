@@ -21,19 +21,20 @@
  * arrive, pickup is by polling) and seedcore-pgbouncer-listen with a direct listen URL.
  *
  *   env: BENCH_ROUNDS (3, medians reported), BENCH_TASKS (30000; a list such as 30000,100000 drains each),
- *        BENCH_MODES (batch,default: see MODES), BENCH_IDS (random: client-given v4 ids),
+ *        BENCH_MODES (batch,default: see MODES), BENCH_IDS (v7: client-given time-ordered ids),
  *        BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
  *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_BATCH (500),
  *        BENCH_SYSTEMS (seedcore,seedcore-prepared,pgbouncer,pgbouncer-listen,graphile,pgboss,pglite),
  *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant)
  */
 import { performance } from 'node:perf_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { PGliteDb, PostgresDb, type Db, type PostgresOpenOptions } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { DEFAULTS } from '../src/tasks/defaults.js';
 import { Dispatcher } from '../src/tasks/dispatcher.js';
+import { uuidv7 } from '../src/tasks/ids.js';
 import { startDrainProbe, type DrainCost } from './drain-probe.js';
 import { runGraphile, runPgBoss } from './queue-peers.js';
 import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
@@ -51,8 +52,11 @@ const TASK_COUNTS = (process.env.BENCH_TASKS ?? '30000').split(',').map(Number);
  */
 const MODES = (process.env.BENCH_MODES ?? 'batch,default').split(',') as Mode[];
 type Mode = 'batch' | 'default';
-/** `random`: tasks submitted with client-given random (v4) ids instead of the default time-ordered ids. */
-const RANDOM_IDS = process.env.BENCH_IDS === 'random';
+/**
+ * `v7`: SeedCore's tasks submitted with client-given time-ordered ids (uuidv7(), src/tasks/ids.ts)
+ * instead of the library's default random ids.
+ */
+const V7_IDS = process.env.BENCH_IDS === 'v7';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
 const GAP_MS = Number(process.env.BENCH_LATENCY_GAP_MS ?? 20);
@@ -84,9 +88,7 @@ async function runSeedCore(db: Db, tasks: number, url?: string, mode: Mode = 'ba
   // enqueue
   let t0 = performance.now();
   for (let i = 0; i < tasks; i += CHUNK) {
-    await coordinator.submitMany(
-      Array.from({ length: Math.min(CHUNK, tasks - i) }, () => (RANDOM_IDS ? { id: randomUUID(), type: 'noop' } : { type: 'noop' })),
-    );
+    await coordinator.submitMany(Array.from({ length: Math.min(CHUNK, tasks - i) }, () => (V7_IDS ? { id: uuidv7(), type: 'noop' } : { type: 'noop' })));
   }
   const enqueueMs = performance.now() - t0;
   // As autovacuum would after a bulk insert (done for every system).
@@ -289,7 +291,7 @@ async function main(): Promise<void> {
       modes: MODES,
       concurrency: { batch: CONCURRENCY, default: DEFAULTS.concurrency },
       batch: { batch: BATCH, default: `seedcore prefetch ${DEFAULTS.concurrency * DEFAULTS.prefetchPerSlot}; graphile-worker no local queue` },
-      ids: RANDOM_IDS ? 'random (client-given v4)' : 'default (v7)',
+      ids: V7_IDS ? 'client-given UUIDv7' : 'library default (random v4)',
       rounds: ROUNDS,
       latencySamples: SAMPLES,
       latencyGapMs: GAP_MS,

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { uuidv7 } from '../src/tasks/ids.js';
@@ -65,13 +64,14 @@ for (const kind of BACKENDS) {
       assert.ok(a < b, `${a} < ${b}`);
     });
 
-    it('submission without an id gets a UUIDv7; a client-given random id is kept as given', async () => {
+    it('submission without an id gets a random id, so a short prefix names one task; a client-given UUIDv7 is kept', async () => {
       const tasks = new TaskCoordinator(t.db);
-      const given = randomUUID();
-      const [mine, theirs] = await tasks.submitMany([{ type: 'ids-c' }, { id: given, type: 'ids-d' }]);
-      assert.deepEqual(layout(mine?.id as string), { version: '7', variant: 2 });
+      const given = uuidv7();
+      const [mine, theirs, third] = await tasks.submitMany([{ type: 'ids-c' }, { id: given, type: 'ids-d' }, { type: 'ids-e' }]);
+      assert.equal(layout(mine?.id as string).version, '4');
+      assert.equal((await tasks.get((mine?.id as string).slice(0, 8))).type, 'ids-c');
+      assert.equal((await tasks.get((third?.id as string).slice(0, 8))).type, 'ids-e');
       assert.equal(theirs?.id, given);
-      assert.equal(layout(given).version, '4');
       assert.equal((await tasks.get(given)).type, 'ids-d');
     });
   });

@@ -3,9 +3,9 @@
  * agent/organ bindings are involved. Everything is validated first; on any error nothing is
  * written.
  */
+import { randomUUID } from 'node:crypto';
 import type { Db, Queryable, Tx } from '../db/types.js';
 import { SeedCoreError, notFound } from '../errors.js';
-import { uuidv7 } from './ids.js';
 import { prepared } from './prepared.js';
 import { TASK_COLUMNS, type TaskRow } from './rows.js';
 import { normaliseBatch, type NormalisedTask } from './validate.js';
@@ -110,7 +110,11 @@ function inInputOrder(rows: TaskRow[], ids: string[]): TaskRow[] {
 
 export async function submitTasks(db: Db, inputs: unknown, tx?: Queryable): Promise<TaskRow[]> {
   const tasks = normaliseBatch(inputs);
-  const ids = tasks.map((t) => t.id ?? uuidv7());
+  // Random (v4) ids unless the caller gives one: a short prefix (8 hex digits) then names one
+  // task. Time-ordered ids (uuidv7() in ids.ts, the column default since migration 023) are
+  // cheaper to claim and complete but share their first 8–12 characters with every task
+  // created in the same minute; callers that want them pass them as ids.
+  const ids = tasks.map((t) => t.id ?? randomUUID());
   const simple = tasks.every((t) => t.dependsOn.length === 0 && t.agentId === null && t.organId === null);
   if (simple) {
     const statuses = tasks.map(() => 'queued');
