@@ -1,36 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PGliteDb } from '../src/db/index.js';
-import { migrate } from '../src/migrate/runner.js';
-import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { BACKENDS } from './helpers/db.js';
+import { cliDatabase, runCli, type CliDatabase, type CliResult } from './helpers/cli.js';
 
 for (const kind of BACKENDS) {
   describe(`facts CLI: plain text, provenance and conflicts (${kind})`, () => {
-    let t: TestDb | undefined;
+    let d: CliDatabase | undefined;
     let target: string[];
-    const dir = mkdtempSync(join(tmpdir(), 'seedcore-facts-trust-'));
     before(async () => {
-      if (kind === 'postgres') {
-        t = await freshDb('postgres');
-        target = ['--database-url', t.url as string];
-      } else {
-        target = ['--data-dir', join(dir, 'data')];
-        const db = await PGliteDb.open({ dataDir: join(dir, 'data') });
-        try {
-          await migrate(db);
-        } finally {
-          await db.close();
-        }
-      }
+      d = await cliDatabase(kind);
+      target = d.target;
     });
-    after(async () => {
-      await t?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(async () => d?.cleanup());
     // A CLI start on PGlite costs seconds: few invocations, each checking several things.
     const cli = (...args: string[]): Promise<CliResult> => runCli([...target, ...args]);
     const json = <T>(r: CliResult): T => {

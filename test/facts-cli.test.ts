@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PGliteDb } from '../src/db/index.js';
-import { migrate } from '../src/migrate/runner.js';
-import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { BACKENDS } from './helpers/db.js';
+import { cliDatabase, runCli, type CliDatabase, type CliResult } from './helpers/cli.js';
 
 interface Hit {
   id: string;
@@ -18,27 +13,13 @@ interface Hit {
 
 for (const kind of BACKENDS) {
   describe(`facts CLI (${kind})`, () => {
-    let t: TestDb | undefined;
+    let d: CliDatabase | undefined;
     let target: string[];
-    const dir = mkdtempSync(join(tmpdir(), 'seedcore-facts-cli-'));
     before(async () => {
-      if (kind === 'postgres') {
-        t = await freshDb('postgres');
-        target = ['--database-url', t.url as string];
-      } else {
-        target = ['--data-dir', join(dir, 'data')];
-        const db = await PGliteDb.open({ dataDir: join(dir, 'data') });
-        try {
-          await migrate(db);
-        } finally {
-          await db.close();
-        }
-      }
+      d = await cliDatabase(kind);
+      target = d.target;
     });
-    after(async () => {
-      await t?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(async () => d?.cleanup());
     // Each CLI start on PGlite costs seconds, so only what the CLI adds is checked here
     // (argument parsing, JSON shape, exit codes); search semantics are in facts-search.
     const cli = (...args: string[]): Promise<CliResult> => runCli([...target, ...args]);

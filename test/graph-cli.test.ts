@@ -3,16 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PGliteDb } from '../src/db/index.js';
 import type { Db } from '../src/db/types.js';
 import { createGraphApi } from '../src/graph/index.js';
-import { migrate } from '../src/migrate/runner.js';
-import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { BACKENDS } from './helpers/db.js';
+import { cliDatabase, runCli, type CliDatabase, type CliResult } from './helpers/cli.js';
 
 for (const kind of BACKENDS) {
   describe(`graph and embeddings CLI (${kind})`, () => {
-    let t: TestDb | undefined;
+    let d: CliDatabase | undefined;
     let target: string[];
     let a1 = 0;
     const dir = mkdtempSync(join(tmpdir(), 'seedcore-graph-cli-'));
@@ -26,23 +24,11 @@ for (const kind of BACKENDS) {
       a1 = (await g.resolveNode({ type: 'agent', id: 'a1' })).node_id;
     };
     before(async () => {
-      if (kind === 'postgres') {
-        t = await freshDb('postgres');
-        target = ['--database-url', t.url as string];
-        await build(t.db);
-      } else {
-        target = ['--data-dir', join(dir, 'data')];
-        const db = await PGliteDb.open({ dataDir: join(dir, 'data') });
-        try {
-          await migrate(db);
-          await build(db);
-        } finally {
-          await db.close();
-        }
-      }
+      d = await cliDatabase(kind, build);
+      target = d.target;
     });
     after(async () => {
-      await t?.cleanup();
+      await d?.cleanup();
       rmSync(dir, { recursive: true, force: true });
     });
     const cli = (...args: string[]): Promise<CliResult> => runCli([...target, ...args]);

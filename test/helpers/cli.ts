@@ -1,5 +1,11 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PGliteDb, type BackendKind, type Db } from '../../src/db/index.js';
+import { migrate } from '../../src/migrate/runner.js';
+import { freshDb } from './db.js';
 
 export const BIN = fileURLToPath(new URL('../../../bin/seedcore.js', import.meta.url));
 
@@ -29,4 +35,45 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The database a CLI test points its commands at, as the global options that name it. */
+export interface CliDatabase {
+  /** `--database-url <url>` on PostgreSQL, `--data-dir <dir>` on PGlite. */
+  target: string[];
+  /** Drop the database or remove the data directory. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A migrated database for CLI tests: on PostgreSQL a fresh database, on PGlite a data
+ * directory that is closed again before the CLI opens it (PGlite allows one process per
+ * directory). `setup` runs once on it first, to build data through the library.
+ */
+export async function cliDatabase(kind: BackendKind, setup?: (db: Db) => Promise<void>): Promise<CliDatabase> {
+  if (kind === 'postgres') {
+    const t = await freshDb('postgres');
+    try {
+      await setup?.(t.db);
+    } catch (e) {
+      await t.cleanup();
+      throw e;
+    }
+    return { target: ['--database-url', t.url as string], cleanup: () => t.cleanup() };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'seedcore-cli-'));
+  const cleanup = async (): Promise<void> => rmSync(dir, { recursive: true, force: true });
+  try {
+    const db = await PGliteDb.open({ dataDir: join(dir, 'data') });
+    try {
+      await migrate(db);
+      await setup?.(db);
+    } finally {
+      await db.close();
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return { target: ['--data-dir', join(dir, 'data')], cleanup };
 }
