@@ -11,7 +11,7 @@ import pino from 'pino';
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import { parseCapabilityList, validateOrgan } from '../agents/organs.js';
-import { builtinHandlers } from '../tasks/builtin.js';
+import { builtinHandlers } from '../handlers.js';
 import type { OrganOptions } from '../tasks/dispatcher-options.js';
 import type { HandlerMap, TaskLogger } from '../tasks/types.js';
 import { createWorker, type Worker } from '../worker/compose.js';

@@ -15,7 +15,7 @@ import { invalidInput, SeedCoreError } from '../errors.js';
 import { createTaskFacts } from '../facts/index.js';
 import type { ReconcilerOptions } from '../registry/reconciler.js';
 import { attachRegistry, joinAsWorker, type WorkerMembership } from '../registry/worker-membership.js';
-import { builtinHandlers } from '../tasks/builtin.js';
+import { builtinHandlers } from '../handlers.js';
 import { Dispatcher, type DispatcherOptions } from '../tasks/dispatcher.js';
 
 /** How a worker joins the runtime registry. */
