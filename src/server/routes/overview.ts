@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { listOrgans } from '../../agents/organs.js';
 import { invalidInput } from '../../errors.js';
 import { TASK_PRIORITIES } from '../../tasks/types.js';
 import type { ServerContext } from '../context.js';
@@ -55,6 +56,13 @@ const TaskListItem = Type.Object({
   error: NullableString(),
   created_at: Type.String(),
   updated_at: Type.String(),
+});
+const OrganItem = Type.Object({
+  organId: Type.String(),
+  agentId: NullableString(),
+  capabilities: Type.Array(Type.Object({ name: Type.String(), version: NullableString() })),
+  skills: Type.Array(Type.String()),
+  instances: Type.Array(Type.String(), { description: 'Alive registry instances whose logical id is the organ id.' }),
 });
 const TaskIdParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'Full task id.' }),
@@ -409,5 +417,17 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       );
       return { items: rows };
     },
+  );
+
+  app.get(
+    '/api/overview/organs',
+    {
+      schema: {
+        tags: ['dashboard'],
+        summary: 'Registered organs (workers of the agent layer): agent, capabilities with versions, skills and the alive registry instances serving each.',
+        response: { 200: Type.Object({ items: Type.Array(OrganItem) }) },
+      },
+    },
+    async () => ({ items: await listOrgans(ctx.db) }),
   );
 }

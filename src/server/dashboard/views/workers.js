@@ -1,5 +1,7 @@
-// Workers: instances from the runtime registry with heartbeat age, and the tasks each has in
-// flight (running tasks grouped by the owner id that claimed them).
+// Workers: instances from the runtime registry with heartbeat age, the organ each serves (its
+// agent, capabilities with versions and skills: an organ's instance has the organ id as its
+// logical id), and the tasks each has in flight (running tasks grouped by the owner id that
+// claimed them).
 import { put, api, el, emptyState, errorState, itemsOf, shortId, timeEl } from '../lib.js';
 
 export const title = () => 'Workers';
@@ -21,11 +23,26 @@ export function render(root, route, app) {
 
   async function load() {
     try {
-      const [inst, flight] = await Promise.all([
+      const [inst, flight, organList] = await Promise.all([
         api(`/api/registry/instances${all ? '?all=true' : ''}`),
         api('/api/overview/in-flight').catch(() => ({ items: [] })),
+        api('/api/overview/organs').catch(() => ({ items: [] })),
       ]);
       const items = itemsOf(inst);
+      const organs = new Map(itemsOf(organList).map((o) => [o.organId, o]));
+      const organCell = (i) => {
+        const o = organs.get(i.logical_id);
+        if (!o) return el('span', { class: 'muted' }, '—');
+        const caps = o.capabilities.map((c) => (c.version ? `${c.name}@${c.version}` : c.name));
+        return el(
+          'div',
+          { class: 'organ' },
+          el('span', { class: 'tag organ-tag' }, 'organ'),
+          o.agentId ? el('span', {}, ' agent ', el('strong', {}, o.agentId)) : null,
+          caps.length ? el('div', { class: 'caps' }, ...caps.map((c) => el('code', { class: 'cap' }, c))) : el('div', { class: 'muted' }, 'no capabilities'),
+          o.skills.length ? el('div', { class: 'muted' }, `skills: ${o.skills.join(', ')}`) : null,
+        );
+      };
       const running = new Map(itemsOf(flight).map((f) => [f.owner, f]));
       const matched = new Set();
       const inFlight = (i) => {
@@ -49,7 +66,11 @@ export function render(root, route, app) {
               el(
                 'thead',
                 {},
-                el('tr', {}, ...['Logical id', 'Instance', 'Status', 'Heartbeat', 'Node', 'In flight'].map((h) => el('th', { scope: 'col' }, h))),
+                el(
+                  'tr',
+                  {},
+                  ...['Logical id', 'Instance', 'Status', 'Organ and capabilities', 'Heartbeat', 'Node', 'In flight'].map((h) => el('th', { scope: 'col' }, h)),
+                ),
               ),
               el(
                 'tbody',
@@ -67,6 +88,7 @@ export function render(root, route, app) {
                     ),
                     el('td', { 'data-label': 'Instance' }, el('code', { title: i.instance_id }, shortId(i.instance_id))),
                     el('td', { 'data-label': 'Status' }, el('span', { class: `tag st-${i.status}` }, i.status)),
+                    el('td', { 'data-label': 'Organ' }, organCell(i)),
                     el(
                       'td',
                       { 'data-label': 'Heartbeat' },
