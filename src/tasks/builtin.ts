@@ -45,6 +45,3 @@ export function taskHandlers(_db: Db): HandlerMap {
     },
   };
 }
-
-/** The whole built-in set, still importable from here by older callers; new code imports it from src/handlers.ts. */
-export { builtinHandlers } from '../handlers.js';
