@@ -28,6 +28,7 @@ function sample(depId: string, face: string): Record<string, unknown> {
     dependsOn: [depId],
     agentId: `agent-${face}`,
     organId: `organ-${face}`,
+    requires: ['embed', 'summarize>=2'],
     priority: 'high',
     queue: `q-${face}`,
     max_attempts: 7,
@@ -97,7 +98,8 @@ for (const kind of BACKENDS) {
       const component = doc.components.schemas.Task;
       assert.deepEqual(Object.keys(component.properties).sort(), [...table].sort(), 'the OpenAPI Task component');
       const listed = doc.paths['/api/tasks'].get.responses['200'].content['application/json'].schema.properties.items.items;
-      assert.deepEqual(Object.keys(listed.properties).sort(), [...table].sort(), 'the OpenAPI response of GET /api/tasks');
+      // List items also carry the computed unroutable field (not a column).
+      assert.deepEqual(Object.keys(listed.properties).sort(), [...table, 'unroutable'].sort(), 'the OpenAPI response of GET /api/tasks');
       assert.deepEqual(Object.keys(doc.components.schemas.TaskInput.properties).sort(), [...TASK_INPUT_FIELDS].sort());
     });
 

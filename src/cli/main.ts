@@ -10,6 +10,7 @@ import { registerFactsCommands } from './facts.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerTaskCommands } from './tasks.js';
+import { registerCapabilityCommands } from './capabilities.js';
 import { registerSchedulingCommands } from './scheduling.js';
 import { registerAgentCommands } from './agents.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerServeCommand(program);
   registerTaskCommands(program);
+  registerCapabilityCommands(program);
   registerSchedulingCommands(program);
   registerAgentCommands(program);
   return program;

@@ -2,13 +2,17 @@
 import type { Command } from 'commander';
 import { invalidInput } from '../errors.js';
 import { TaskCoordinator } from '../tasks/coordinator.js';
-import { TASK_COLUMN_NAMES, type TaskRow } from '../tasks/rows.js';
+import { TASK_COLUMN_NAMES, TASK_COLUMNS, type TaskRow } from '../tasks/rows.js';
 import { TASK_PRIORITIES, TASK_STATUSES, type TaskPriority, type TaskStatus } from '../tasks/types.js';
 import type { SubmitTaskInput } from '../tasks/validate.js';
 import { openDb, output, parseIntOption, parseJsonOption } from './context.js';
 import { registerWorkerCommand } from './worker.js';
 import { registerTaskEventCommands } from './task-events.js';
 import { durableLines } from '../tasks/durable/inspect.js';
+import { unroutableTaskIds, withUnroutable, type Unroutable } from '../agents/routing.js';
+import type { Db } from '../db/types.js';
+
+const missingLine = (u: Unroutable): string => (u === null ? '' : `  unroutable, missing: ${u.missing.join(', ')}`);
 
 function iso(d: Date | null): string {
   return d ? d.toISOString() : '-';
@@ -50,6 +54,7 @@ interface SubmitOptions {
   runAfter?: string;
   agentId?: string;
   organId?: string;
+  requires?: string;
   priority?: string;
   queue?: string;
   maxAttempts?: number;
@@ -79,6 +84,7 @@ export function submitInput(type: string, o: SubmitOptions, deps: string[]): Sub
   if (o.runAfter !== undefined) input.run_after = o.runAfter;
   if (o.agentId !== undefined) input.agentId = o.agentId;
   if (o.organId !== undefined) input.organId = o.organId;
+  if (o.requires !== undefined) input.requires = list(o.requires) ?? [];
   if (o.priority !== undefined) input.priority = o.priority as TaskPriority;
   if (o.queue !== undefined) input.queue = o.queue;
   if (o.maxAttempts !== undefined) input.max_attempts = o.maxAttempts;
@@ -88,10 +94,10 @@ export function submitInput(type: string, o: SubmitOptions, deps: string[]): Sub
   return input;
 }
 
-async function withCoordinator<T>(cmd: Command, fn: (c: TaskCoordinator) => Promise<T>): Promise<T> {
+async function withCoordinator<T>(cmd: Command, fn: (c: TaskCoordinator, db: Db) => Promise<T>): Promise<T> {
   const db = await openDb(cmd);
   try {
-    return await fn(new TaskCoordinator(db));
+    return await fn(new TaskCoordinator(db), db);
   } finally {
     await db.close();
   }
@@ -110,7 +116,8 @@ export function registerTaskCommands(program: Command): void {
     .option('--depends-on <ids>', 'comma-separated ids (or unique prefixes) of tasks this one waits for')
     .option('--run-after <iso>', 'not before this time (ISO 8601)')
     .option('--agent-id <id>', 'owning agent (task_owned_by_agent)')
-    .option('--organ-id <id>', 'executing organ (task_executed_by_organ)')
+    .option('--organ-id <id>', 'executing organ (task_executed_by_organ); only it claims the task while it is live')
+    .option('--requires <constraints>', 'capabilities a claiming organ must provide, comma-separated: name or name>=version (e.g. summarize>=2,embed)')
     .option('--priority <p>', `${TASK_PRIORITIES.join(', ')} (default normal)`)
     .option('--queue <name>', 'named queue (default "default")')
     .option('--max-attempts <n>', "executions allowed (default: the worker's)", parseIntOption('--max-attempts', 1, 1000))
@@ -138,7 +145,21 @@ export function registerTaskCommands(program: Command): void {
     .option('--limit <n>', 'page size', parseIntOption('--limit', 1, 1000), 50)
     .option('--cursor <c>', 'continue after this cursor')
     .option('--waiting [kind]', 'only suspended durable tasks: any (the default), sleep, event, event:NAME or tasks')
+    .option('--unroutable', 'only waiting tasks no live organ can serve, oldest due first, with the capabilities nobody provides')
     .action(async (o: { status?: string; type?: string; domain?: string; limit: number; cursor?: string; waiting?: string | true }, cmd: Command) => {
+      if (cmd.opts<{ unroutable?: boolean }>().unroutable) {
+        const items = await withCoordinator(cmd, async (_c, db) => {
+          const ids = await unroutableTaskIds(db, { limit: o.limit });
+          const rows = await db.query<TaskRow>(
+            `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY coalesce(run_after, created_at), created_at`,
+            [ids],
+          );
+          return withUnroutable(db, rows.rows);
+        });
+        const page = { items, nextCursor: null };
+        output(cmd, page, () => items.map((t) => `${oneLine(t)}${missingLine(t.unroutable)}`).join('\n') || '(no unroutable tasks)');
+        return;
+      }
       const page = await withCoordinator(cmd, (c) =>
         c.list({
           ...(o.status ? { status: list(o.status) as TaskStatus[] } : {}),
@@ -156,11 +177,13 @@ export function registerTaskCommands(program: Command): void {
     .command('get <id>')
     .description('show one task (full id or a unique prefix of at least 4 characters)')
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      const [row, durable] = await withCoordinator(cmd, async (c) => {
+      const [row, durable] = await withCoordinator(cmd, async (c, db) => {
         const r = await c.get(id);
-        return [r, await c.durable(r.id)] as const;
+        const [routed] = await withUnroutable(db, [r]);
+        return [routed as TaskRow & { unroutable: Unroutable }, await c.durable(r.id)] as const;
       });
-      output(cmd, { ...row, durable }, () => [details(row), ...durableLines(durable)].join('\n'));
+      const routing = row.unroutable === null ? [] : [`unroutable: missing ${row.unroutable.missing.join(', ')}`];
+      output(cmd, { ...row, durable }, () => [details(row), ...routing, ...durableLines(durable)].join('\n'));
     });
 
   tasks

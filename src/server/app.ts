@@ -21,6 +21,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerRegistryRoutes } from './routes/registry.js';
+import { registerCapabilityRoutes } from './routes/capabilities.js';
 import { typeboxValidatorCompiler } from './validation.js';
 import { TaskSchema } from '../tasks/rows.js';
 import { TaskInputSchema } from '../tasks/validate.js';
@@ -179,6 +180,7 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
   registerOverviewRoutes(app, ctx);
   registerGraphTaskRoutes(app, ctx);
   registerRegistryRoutes(app, ctx);
+  registerCapabilityRoutes(app, ctx);
   registerLibraryRoutes(app, ctx, features);
   registerAgentRoutes(app, ctx);
   registerDashboard(app);

@@ -9,6 +9,7 @@ import type { Db } from '../db/types.js';
 import { instancesAlive, taskOverview } from './overview.js';
 import { registerDurableMetrics } from '../tasks/durable/metrics.js';
 import { registerAgentMetrics } from '../agents/stats.js';
+import { registerRoutingMetrics } from '../agents/routing.js';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -26,6 +27,7 @@ export function createMetrics(db: Db): ServerMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'seedcore_process_' });
   registerDurableMetrics(registry, db);
   registerAgentMetrics(registry, db);
+  registerRoutingMetrics(registry, db);
 
   new Gauge({
     name: 'seedcore_tasks',

@@ -2,8 +2,9 @@
  * The claim (migration 013): priority with aging, named queues, per-queue concurrency limits,
  * time windows.
  *
- * KEEP IN STEP with migrations/020_worker_protocol.sql (the same semantics as stored functions
- * for workers in other languages) until this dispatcher calls those functions.
+ * KEEP IN STEP with claim_tasks in migrations/021_capability_routing.sql (first written in
+ * 020_worker_protocol.sql; the same semantics as stored functions for workers in other
+ * languages) until this dispatcher calls those functions.
  *
  * Order: effective priority, then due time (coalesce(run_after, created_at)), then age
  * (created_at). Effective priority = priority level (critical 0 … low 3) minus one level per
@@ -15,6 +16,15 @@
  * LOCKED. Within one (queue, priority) effective priority only improves with wait, so the best
  * `limit` tasks overall are among these candidates; the statement keeps the best `limit` (and
  * at most the free slots of each limited queue) and releases the other locks at its end.
+ *
+ * Routing (migration 021): unrouted tasks (tasks.requires and tasks.route_organ NULL) come from
+ * idx_tasks_claim, which holds only those. Routed tasks come from idx_tasks_claim_routed, one
+ * range scan per (route key, queue, priority) for the keys this worker can serve: 'organ:ID'
+ * of its own organ, 'cap:NAME' of each capability it provides, and 'organ:ID' of every organ
+ * that is not live (a binding constrains only while its organ is live). A routed row is taken
+ * only when the worker meets every requirement (dotted-number versions). A worker that is no
+ * organ provides nothing, so it takes unrouted tasks and bound tasks that require nothing and
+ * whose organ is not live.
  */
 import type { Queryable } from '../db/types.js';
 import { prepared } from './prepared.js';
@@ -43,7 +53,12 @@ export interface ClaimOptions {
    * by their leases alone.
    */
   aliveInstance?: string | null;
+  /** The organ this worker serves as (DispatcherOptions.organ); absent: a worker that is no organ. */
+  organ?: { id: string; capabilities?: readonly { name: string; version: string }[] } | null;
 }
+
+/** The route key of a routed row: the expression idx_tasks_claim_routed leads with (migration 021). */
+export const ROUTE_KEY = `coalesce('organ:' || t.route_organ, 'cap:' || split_part(t.requires[1], '>=', 1))`;
 
 /**
  * Candidates: one locked range scan per (queue, priority). `qs` yields the served queues and
@@ -51,8 +66,10 @@ export interface ClaimOptions {
  * per-queue window.
  */
 function claimSql(limited: boolean): string {
-  // $7 (fast) / $8 (limited): the registered claimer's instance id, or NULL.
+  // $7 (fast) / $8 (limited): the registered claimer's instance id, or NULL. Then the organ
+  // id (or NULL) and the provided capabilities' names and versions (parallel arrays).
   const alive = limited ? '$8' : '$7';
+  const [organ, names, versions] = limited ? ['$9', '$10', '$11'] : ['$8', '$9', '$10'];
   const qs0 = limited
     ? `SELECT q.name,
               CASE WHEN l.queue IS NULL THEN $2::int
@@ -75,24 +92,53 @@ function claimSql(limited: boolean): string {
         ORDER BY r.eff, r.due, r.created_at
         LIMIT $2::int`
     : `SELECT cand.tid FROM cand ORDER BY cand.eff, cand.due, cand.created_at LIMIT $2::int`;
-  return `
-WITH qs AS MATERIALIZED (${qs}),
-cand AS MATERIALIZED (
-  SELECT c.tid, c.queue, c.due, c.created_at,
-         greatest(0, p.lvl - 1 - CASE WHEN $6::float8 > 0 THEN floor(extract(epoch FROM now() - c.due) / $6::float8)::int ELSE 0 END) AS eff
-    FROM qs
-   CROSS JOIN unnest(enum_range(NULL::taskpriority)) WITH ORDINALITY AS p(pr, lvl)
-   CROSS JOIN LATERAL (
-     SELECT t.ctid AS tid, t.queue, coalesce(t.run_after, t.created_at) AS due, t.created_at
-       FROM tasks t
-      WHERE t.status IN ('queued', 'retry') AND t.queue = qs.name AND t.priority = p.pr
+  const eff = `greatest(0, p.lvl - 1 - CASE WHEN $6::float8 > 0 THEN floor(extract(epoch FROM now() - c.due) / $6::float8)::int ELSE 0 END) AS eff`;
+  const common = `AND t.queue = qs.name AND t.priority = p.pr
         AND coalesce(t.run_after, t.created_at) <= now()
         AND t.type = ANY($3::text[])
         AND (t.expires_at IS NULL OR t.expires_at > now())
       ORDER BY coalesce(t.run_after, t.created_at), t.created_at
       LIMIT least($2::int, qs.slots)
         FOR UPDATE SKIP LOCKED) c
-   WHERE qs.slots > 0
+   WHERE qs.slots > 0`;
+  return `
+WITH qs AS MATERIALIZED (${qs}),
+caps AS MATERIALIZED (
+  SELECT x.name, version_key(coalesce(x.version, '0')) AS vk FROM unnest(${names}::text[], ${versions}::text[]) AS x(name, version)
+),
+keys AS MATERIALIZED (
+  SELECT 'organ:' || ${organ}::text AS key WHERE ${organ}::text IS NOT NULL
+  UNION SELECT 'cap:' || caps.name FROM caps
+  UNION SELECT 'organ:' || o.organ_id FROM organ_registry o
+         WHERE o.organ_id IS DISTINCT FROM ${organ}::text
+           AND NOT EXISTS (SELECT 1 FROM registry_instance ri JOIN cluster_metadata cm ON cm.id = 1
+                            WHERE ri.logical_id = o.organ_id AND ri.status = 'alive' AND ri.cluster_epoch = cm.current_epoch
+                              AND ri.last_heartbeat > now() - make_interval(secs => cm.liveness_seconds))
+),
+cand AS MATERIALIZED (
+  SELECT c.tid, c.queue, c.due, c.created_at, ${eff}
+    FROM qs
+   CROSS JOIN unnest(enum_range(NULL::taskpriority)) WITH ORDINALITY AS p(pr, lvl)
+   CROSS JOIN LATERAL (
+     SELECT t.ctid AS tid, t.queue, coalesce(t.run_after, t.created_at) AS due, t.created_at
+       FROM tasks t
+      WHERE t.status IN ('queued', 'retry') AND t.route_organ IS NULL AND t.requires IS NULL
+        ${common}
+  UNION ALL
+  SELECT c.tid, c.queue, c.due, c.created_at, ${eff}
+    FROM qs
+   CROSS JOIN unnest(enum_range(NULL::taskpriority)) WITH ORDINALITY AS p(pr, lvl)
+   CROSS JOIN keys k
+   CROSS JOIN LATERAL (
+     SELECT t.ctid AS tid, t.queue, coalesce(t.run_after, t.created_at) AS due, t.created_at
+       FROM tasks t
+      WHERE t.status IN ('queued', 'retry') AND (t.route_organ IS NOT NULL OR t.requires IS NOT NULL)
+        AND ${ROUTE_KEY} = k.key
+        AND (t.requires IS NULL OR NOT EXISTS (
+              SELECT 1 FROM unnest(t.requires) AS r(c)
+               WHERE NOT EXISTS (SELECT 1 FROM caps WHERE caps.name = split_part(r.c, '>=', 1)
+                                    AND (strpos(r.c, '>=') = 0 OR caps.vk >= version_key(split_part(r.c, '>=', 2))))))
+        ${common}
 ),
 pick AS (${pick})
 UPDATE tasks t
@@ -115,11 +161,13 @@ const CLAIM_LIMITED = claimSql(true);
 export async function claimTasks(q: Queryable, o: ClaimOptions): Promise<TaskRecord[]> {
   const params = [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds];
   const alive = o.aliveInstance ?? null;
+  const caps = o.organ?.capabilities ?? [];
+  const routing = [o.organ?.id ?? null, caps.map((c) => c.name), caps.map((c) => c.version)];
   // The common case runs as a named prepared statement on the server pool (planned once per
   // connection); the limited variant runs inside the caller's transaction.
   const res = o.limitsLocked
-    ? await q.query<TaskRecord>(CLAIM_LIMITED, [...params, o.lockedQueues ?? [], alive])
-    : await prepared<TaskRecord>(q, 'claim', CLAIM_FAST, [...params, alive]);
+    ? await q.query<TaskRecord>(CLAIM_LIMITED, [...params, o.lockedQueues ?? [], alive, ...routing])
+    : await prepared<TaskRecord>(q, 'claim', CLAIM_FAST, [...params, alive, ...routing]);
   return res.rows;
 }
 
@@ -169,3 +217,6 @@ export async function expireTasks(q: Queryable, limit = 500): Promise<string[]> 
   );
   return res.rows.map((r) => r.id);
 }
+
+/** The claim statement of a worker whose served queues have no limit (for plans: EXPLAIN in tests and docs). */
+export const CLAIM_STATEMENT: string = CLAIM_FAST;

@@ -144,6 +144,8 @@ export interface ResolvedOptions {
   agingSeconds: number;
   resultMaxBytes: number;
   queues: string[];
+  /** The organ this worker serves as (the claim routes by it); null: a worker that is no organ. */
+  organ: OrganOptions | null;
 }
 
 /**
@@ -183,6 +185,31 @@ export function resolveOptions(o: DispatcherOptions): { options: ResolvedOptions
     agingSeconds: num('agingSeconds', o.agingSeconds ?? DEFAULTS.agingSeconds, 0),
     resultMaxBytes: num('resultMaxBytes', o.resultMaxBytes ?? DEFAULTS.resultMaxBytes, 0),
     queues,
+    organ: checkOrganForClaim(o.organ),
   };
   return { options, types };
+}
+
+/**
+ * What the claim needs of an organ option: an id and capabilities with dotted-number
+ * versions (the registration in src/agents/organs.ts checks the whole option).
+ */
+function checkOrganForClaim(organ: OrganOptions | undefined): OrganOptions | null {
+  if (organ === undefined) return null;
+  if (typeof organ !== 'object' || organ === null || typeof organ.id !== 'string' || organ.id.trim() === '')
+    throw invalidInput('dispatcher: organ.id must be a non-empty text', { field: 'organ.id' });
+  const caps = organ.capabilities ?? [];
+  if (!Array.isArray(caps)) throw invalidInput('dispatcher: organ.capabilities must be an array of { name, version }', { field: 'organ.capabilities' });
+  caps.forEach((c, i) => {
+    if (
+      typeof c?.name !== 'string' ||
+      !/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$/.test(c.name) ||
+      typeof c.version !== 'string' ||
+      !/^[0-9]{1,9}(\.[0-9]{1,9}){0,7}$/.test(c.version)
+    )
+      throw invalidInput(`dispatcher: organ.capabilities[${i}] must be { name, version } with a dotted-number version (e.g. summarize, 2)`, {
+        field: `organ.capabilities[${i}]`,
+      });
+  });
+  return organ;
 }

@@ -178,6 +178,8 @@ export class Fetcher {
       leaseSeconds: options.leaseSeconds,
       agingSeconds: options.agingSeconds,
       aliveInstance: this.d.registeredInstance(),
+      // Routing happens in the claim statement (claim.ts): an organ takes what it can serve.
+      organ: options.organ,
     };
     if (this.limited && this.limited.length > 0) return claimWithLimits(this.d.db, o, this.limited);
     return claimTasks(this.d.db, { ...o, limitsLocked: false });

@@ -55,6 +55,12 @@ export const TaskSchema = Type.Object(
     expires_at: NullableTimestamp("Not started by then: cancelled with error 'expired'."),
     waiting_for: nullable<string>('string', { description: "What a suspended durable task waits for: 'sleep', 'event:NAME' or 'tasks:N'." }),
     parent_id: nullable<string>('string', { format: 'uuid', description: 'The durable task that spawned this one.' }),
+    requires: Type.Unsafe<string[] | null>({
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      description: "Capability constraints a claiming organ must meet ('name' or 'name>=min', sorted by name); null: none.",
+    }),
+    route_organ: nullable<string>('string', { description: 'Organ the task is routed to while that organ is live (organId at submission); null: none.' }),
   },
   { description: 'A task row.' },
 );

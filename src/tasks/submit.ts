@@ -16,14 +16,17 @@ import { normaliseBatch, type NormalisedTask } from './validate.js';
  * task instead, unchanged (its own dependsOn/agentId/organId are ignored).
  */
 function insertSql(): string {
+  // requires travels as one text per task (constraints joined by ','; NULL: none): unnest
+  // cannot take an array of arrays of different lengths.
   return `INSERT INTO tasks (id, type, params, description, domain, drift_score, run_after, status,
-                             priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at)
+                             priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at, requires, route_organ)
           SELECT x.id, x.type, x.params, x.description, x.domain, x.drift_score, x.run_after, x.status::taskstatus,
-                 x.priority::taskpriority, x.queue, x.max_attempts, x.timeout_seconds, x.dedup_key, x.expires_at
+                 x.priority::taskpriority, x.queue, x.max_attempts, x.timeout_seconds, x.dedup_key, x.expires_at,
+                 string_to_array(x.requires, ','), x.route_organ
             FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::float8[], $7::timestamptz[], $8::text[],
-                        $9::text[], $10::text[], $11::int[], $12::float8[], $13::text[], $14::timestamptz[])
+                        $9::text[], $10::text[], $11::int[], $12::float8[], $13::text[], $14::timestamptz[], $15::text[], $16::text[])
                  WITH ORDINALITY AS x(id, type, params, description, domain, drift_score, run_after, status,
-                                      priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at, ord)
+                                      priority, queue, max_attempts, timeout_seconds, dedup_key, expires_at, requires, route_organ, ord)
            ORDER BY x.ord
               ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('created', 'queued', 'running', 'retry') DO NOTHING
           RETURNING ${TASK_COLUMNS}`;
@@ -58,6 +61,9 @@ function insertParams(tasks: NormalisedTask[], ids: string[], statuses: string[]
     tasks.map((t) => t.timeout_seconds),
     tasks.map((t) => t.dedup_key),
     tasks.map((t) => t.expires_at),
+    tasks.map((t) => (t.requires === null ? null : t.requires.join(','))),
+    // An organ bound through this API routes the task (while the organ is live; migration 021).
+    tasks.map((t) => t.organId),
   ];
 }
 
@@ -115,7 +121,7 @@ export async function submitTasks(db: Db, inputs: unknown, tx?: Queryable): Prom
   // cheaper to claim and complete but share their first 8–12 characters with every task
   // created in the same minute; callers that want them pass them as ids.
   const ids = tasks.map((t) => t.id ?? randomUUID());
-  const simple = tasks.every((t) => t.dependsOn.length === 0 && t.agentId === null && t.organId === null);
+  const simple = tasks.every((t) => t.dependsOn.length === 0 && t.agentId === null && t.organId === null && t.requires === null);
   if (simple) {
     const statuses = tasks.map(() => 'queued');
     if (tasks.some((t) => t.dedup_key !== null)) return insertDedup(tx ?? db, tasks, ids, statuses);
@@ -184,8 +190,33 @@ async function submitInTx(tx: Queryable, tasks: NormalisedTask[], ids: string[])
   return rows;
 }
 
-/** Agent and organ bindings through the edge tables task_owned_by_agent and task_executed_by_organ (registering agent/organ rows if new). */
+/**
+ * Agent and organ bindings through the edge tables task_owned_by_agent and
+ * task_executed_by_organ (registering agent/organ rows if new), and required capabilities as
+ * task_uses_capability edges with their minimum version (registering capabilities if new).
+ */
 async function bindOwners(tx: Queryable, tasks: NormalisedTask[], ids: string[]): Promise<void> {
+  const capTask: string[] = [];
+  const capNames: string[] = [];
+  const capMins: (string | null)[] = [];
+  tasks.forEach((t, i) => {
+    for (const c of t.requires ?? []) {
+      const at = c.indexOf('>=');
+      capTask.push(ids[i] as string);
+      capNames.push(at < 0 ? c : c.slice(0, at));
+      capMins.push(at < 0 ? null : c.slice(at + 2));
+    }
+  });
+  if (capTask.length > 0) {
+    await tx.query('INSERT INTO capability (name) SELECT DISTINCT n FROM unnest($1::text[]) n ORDER BY n ON CONFLICT (name) DO NOTHING', [capNames]);
+    await tx.query(
+      `INSERT INTO task_uses_capability (task_id, capability_id, min_version)
+       SELECT x.task_id, c.capability_id, x.min_version
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(task_id, name, min_version) JOIN capability c ON c.name = x.name
+       ON CONFLICT DO NOTHING`,
+      [capTask, capNames, capMins],
+    );
+  }
   const agentTask: string[] = [];
   const agents: string[] = [];
   const organTask: string[] = [];

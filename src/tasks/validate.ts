@@ -34,7 +34,24 @@ export const TaskInputSchema = Type.Object(
       Type.Array(Uuid('A task id.'), { maxItems: 1000, description: 'Ids of tasks this one waits for: existing tasks or tasks of the same batch.' }),
     ),
     agentId: Type.Optional(NonBlank(200, 'Owning agent (registered if new).')),
-    organId: Type.Optional(NonBlank(200, 'Executing organ (registered if new).')),
+    organId: Type.Optional(NonBlank(200, 'Executing organ (registered if new); only it claims the task while it is live.')),
+    requires: Type.Optional(
+      Type.Array(
+        Type.Union([
+          Type.String({ minLength: 1, maxLength: 230, description: "'name' or 'name>=minVersion', e.g. 'summarize>=2'." }),
+          Type.Object(
+            {
+              capability: NonBlank(200, 'Capability name.'),
+              minVersion: Type.Optional(
+                Type.String({ minLength: 1, maxLength: 89, description: "Lowest acceptable version (dotted numbers, e.g. '2', '1.4.0')." }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ]),
+        { maxItems: 32, description: 'Capabilities a claiming organ must provide (at least at minVersion); only such organs claim the task.' },
+      ),
+    ),
     priority: Type.Optional(Type.Union([TaskPrioritySchema, Type.Null()], { description: 'critical, high, normal or low. Default normal.' })),
     queue: Type.Optional(Type.Union([NonBlank(200, 'Named queue.'), Type.Null()], { description: 'Named queue. Default "default".' })),
     max_attempts: Type.Optional(
@@ -84,6 +101,8 @@ export interface NormalisedTask {
   dependsOn: string[];
   agentId: string | null;
   organId: string | null;
+  /** Capability constraints, canonical ('name' or 'name>=min'), sorted by name; null: none. */
+  requires: string[] | null;
   priority: TaskPriority;
   queue: string;
   max_attempts: number | null;
@@ -144,6 +163,7 @@ function normaliseOne(raw: unknown, where: string): NormalisedTask {
     dependsOn: [...new Set((input.dependsOn ?? []).map((d) => d.toLowerCase()))],
     agentId: input.agentId ?? null,
     organId: input.organId ?? null,
+    requires: normaliseRequires(where, input.requires),
     priority: input.priority ?? 'normal',
     queue: input.queue ?? 'default',
     max_attempts: input.max_attempts ?? null,
@@ -151,6 +171,53 @@ function normaliseOne(raw: unknown, where: string): NormalisedTask {
     dedup_key: input.dedup_key ?? null,
     expires_at: expiresAt,
   };
+}
+
+const CAPABILITY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$/;
+const VERSION = /^[0-9]{1,9}(\.[0-9]{1,9}){0,7}$/;
+
+/**
+ * Parse one capability constraint: 'name', 'name>=min' or { capability, minVersion? }.
+ * Versions are dotted numbers. Returns [name, min | null].
+ */
+export function parseConstraint(path: string, c: unknown): [string, string | null] {
+  let name: unknown;
+  let min: unknown = null;
+  if (typeof c === 'string') {
+    const at = c.indexOf('>=');
+    name = at < 0 ? c : c.slice(0, at);
+    min = at < 0 ? null : c.slice(at + 2);
+  } else if (isPlainObject(c)) {
+    name = c.capability;
+    min = c.minVersion ?? null;
+  }
+  if (typeof name !== 'string' || !CAPABILITY_NAME.test(name))
+    throw invalidInput(`${path}: expected a capability name (letters, digits, _ . : / -) as 'name' or 'name>=version', got ${JSON.stringify(c)}`, {
+      path,
+      expected: "'name' or 'name>=version'",
+      got: JSON.stringify(c),
+    });
+  if (min !== null && (typeof min !== 'string' || !VERSION.test(min)))
+    throw invalidInput(`${path}: expected a dotted-number version (e.g. 2, 1.4.0), got ${JSON.stringify(min)}`, {
+      path,
+      expected: 'a dotted-number version',
+      got: JSON.stringify(min),
+    });
+  return [name, min as string | null];
+}
+
+/** requires → canonical constraints sorted by name (null when none); a capability listed twice is refused. */
+function normaliseRequires(where: string, list: unknown[] | undefined): string[] | null {
+  if (list === undefined || list.length === 0) return null;
+  const base = where ? `${where}.requires` : 'requires';
+  const byName = new Map<string, string | null>();
+  list.forEach((c, i) => {
+    const [name, min] = parseConstraint(`${base}[${i}]`, c);
+    if (byName.has(name))
+      throw invalidInput(`${base}[${i}]: capability '${name}' is required twice`, { path: `${base}[${i}]`, expected: 'each capability once', got: name });
+    byName.set(name, min);
+  });
+  return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([n, m]) => (m === null ? n : `${n}>=${m}`));
 }
 
 /**

@@ -13,6 +13,7 @@ import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 import { DurableViewSchema } from '../../tasks/durable/inspect.js';
 import { OptionalBody } from '../validation.js';
+import { RoutedTaskSchema, withUnroutable } from '../../agents/routing.js';
 
 export { TaskSchema };
 
@@ -34,10 +35,13 @@ export function registerTaskRoutes(fastify: FastifyInstance, ctx: ServerContext)
         tags: ['tasks'],
         summary: 'Tasks, newest first, filtered by status / type / domain, keyset-paginated (pass nextCursor as cursor).',
         querystring: TaskListQuerySchema,
-        response: { 200: Page(TaskSchema), 400: ErrorBody },
+        response: { 200: Page(RoutedTaskSchema), 400: ErrorBody },
       },
     },
-    async (request) => tasks.list(request.query),
+    async (request) => {
+      const page = await tasks.list(request.query);
+      return { ...page, items: await withUnroutable(ctx.core.db, page.items) };
+    },
   );
 
   app.post(
@@ -66,12 +70,13 @@ export function registerTaskRoutes(fastify: FastifyInstance, ctx: ServerContext)
         summary:
           'One task by id or unique id prefix (409 when the prefix is ambiguous), with its durable execution (runs, completed steps, what it waits for).',
         params: IdParams,
-        response: { 200: Type.Intersect([TaskSchema, Type.Object({ durable: DurableViewSchema })]), ...errors },
+        response: { 200: Type.Intersect([RoutedTaskSchema, Type.Object({ durable: DurableViewSchema })]), ...errors },
       },
     },
     async (request) => {
       const row = await tasks.get(request.params.id);
-      return { ...row, durable: await tasks.durable(row.id) };
+      const [routed] = await withUnroutable(ctx.core.db, [row]);
+      return { ...row, unroutable: routed?.unroutable ?? null, durable: await tasks.durable(row.id) };
     },
   );
 
