@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { listOrgans } from '../../agents/organs.js';
+import { UnroutableSchema, withUnroutable } from '../../agents/routing.js';
 import { invalidInput } from '../../errors.js';
 import { TASK_PRIORITIES } from '../../tasks/types.js';
 import type { ServerContext } from '../context.js';
@@ -38,6 +39,7 @@ const TaskListQuery = Type.Object({
   organ: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   idPrefix: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F-]{1,36}$', description: 'Leading characters of the task id.' })),
   waiting: Type.Boolean({ default: false, description: 'Only tasks not yet claimable: waiting for dependencies or for run_after.' }),
+  unroutable: Type.Boolean({ default: false, description: 'Only waiting tasks no live organ can serve (their `unroutable` names what is missing).' }),
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 25 }),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 });
@@ -56,6 +58,7 @@ const TaskListItem = Type.Object({
   error: NullableString(),
   created_at: Type.String(),
   updated_at: Type.String(),
+  unroutable: UnroutableSchema,
 });
 const OrganItem = Type.Object({
   organId: Type.String(),
@@ -266,7 +269,7 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       schema: {
         tags: ['dashboard'],
         summary:
-          'Tasks newest first with queue, priority, owning agent and executing organ, filtered by any of them, by id prefix or by not-yet-claimable; keyset-paginated (pass nextCursor as cursor).',
+          'Tasks newest first with queue, priority, owning agent, executing organ and whether no live organ can serve them, filtered by any of them, by id prefix, by not-yet-claimable or by unroutable; keyset-paginated (pass nextCursor as cursor).',
         querystring: TaskListQuery,
         response: { 200: Type.Object({ items: Type.Array(TaskListItem), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
       },
@@ -287,6 +290,11 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       if (q.organ) add((p) => `EXISTS (SELECT 1 FROM task_executed_by_organ e WHERE e.task_id = t.id AND e.organ_id = ${p})`, q.organ);
       if (q.idPrefix) add((p) => `t.id::text LIKE ${p}`, likePrefix(q.idPrefix.toLowerCase()));
       if (q.waiting) where.push(`(t.status = 'created' OR (t.status IN ('queued', 'retry') AND t.run_after > now()))`);
+      // The same condition as the unroutable report (src/agents/routing.ts): due, waiting for a claim, routed, and no live organ meets it.
+      if (q.unroutable)
+        where.push(
+          `(t.status IN ('queued', 'retry') AND coalesce(t.run_after, t.created_at) <= now() AND t.requires IS NOT NULL AND task_route_missing(t.route_organ, t.requires) IS NOT NULL)`,
+        );
       if (q.cursor) {
         const [ts, id] = decodeCursor(q.cursor);
         params.push(ts, id);
@@ -307,7 +315,10 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       const page = rows.slice(0, q.limit);
       const last = page[page.length - 1];
       return {
-        items: page.map(({ cursor_ts: _c, ...r }) => r),
+        items: await withUnroutable(
+          ctx.db,
+          page.map(({ cursor_ts: _c, ...r }) => r),
+        ),
         nextCursor: more && last ? Buffer.from(`${last.cursor_ts}|${last.id}`).toString('base64url') : null,
       };
     },

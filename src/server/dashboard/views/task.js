@@ -18,11 +18,12 @@ import {
   timeEl,
   STATUSES,
 } from '../lib.js';
+import { unroutableBadge } from './tasks.js';
 
 export const title = (r) => `Task ${shortId(r.rest[0])}`;
 
 const ENDED = ['completed', 'failed', 'cancelled'];
-const SHOWN = new Set(['id', 'status', 'type', 'params', 'result', 'error', 'runs', 'steps', 'waits', 'description']);
+const SHOWN = new Set(['id', 'status', 'type', 'params', 'result', 'error', 'runs', 'steps', 'waits', 'description', 'unroutable']);
 const TIMES = new Set(['created_at', 'updated_at', 'run_after', 'locked_at', 'lease_expires_at', 'last_heartbeat', 'expires_at']);
 
 export function render(root, route) {
@@ -199,7 +200,12 @@ export function render(root, route) {
     );
     put(
       body,
-      el('div', { class: 'view-head' }, el('h1', {}, t.type, ' ', statusBadge(t.status)), el('div', { class: 'actions' }, cancel, retry)),
+      el(
+        'div',
+        { class: 'view-head' },
+        el('h1', {}, t.type, ' ', statusBadge(t.status), unroutableBadge(t.unroutable)),
+        el('div', { class: 'actions' }, cancel, retry),
+      ),
       msg,
       el('p', { class: 'mono wrap' }, t.id),
       t.description ? el('p', {}, t.description) : null,

@@ -1,6 +1,7 @@
 // Tasks: filters in the address (#/tasks?status=failed&queue=emails), keyset paging that
 // keeps every loaded row on live refreshes, rows new since the view opened marked, bulk
-// cancel and retry behind a confirmation.
+// cancel and retry behind a confirmation. A waiting task no live organ can serve carries an
+// "unroutable" badge naming the missing capabilities; the unroutable filter lists only those.
 import {
   put,
   api,
@@ -23,7 +24,8 @@ import {
 export const title = () => 'Tasks';
 
 const PAGE = 25;
-const FILTERS = ['status', 'type', 'queue', 'priority', 'agent', 'organ', 'idPrefix', 'waiting'];
+const FILTERS = ['status', 'type', 'queue', 'priority', 'agent', 'organ', 'idPrefix', 'waiting', 'unroutable'];
+const FLAGS = new Set(['waiting', 'unroutable']);
 const PRIORITIES = ['critical', 'high', 'normal', 'low'];
 
 export function render(root, route, app) {
@@ -39,6 +41,12 @@ export function render(root, route, app) {
     field('Organ', el('input', { name: 'organ', value: f.organ, autocomplete: 'off' })),
     field('Id starts with', el('input', { name: 'idPrefix', value: f.idPrefix, pattern: '[0-9a-fA-F\\-]{1,36}', autocomplete: 'off', spellcheck: 'false' })),
     el('label', { class: 'check' }, el('input', { type: 'checkbox', name: 'waiting', value: '1', checked: f.waiting === '1' }), 'Not yet claimable'),
+    el(
+      'label',
+      { class: 'check' },
+      el('input', { type: 'checkbox', name: 'unroutable', value: '1', checked: f.unroutable === '1' }),
+      'Unroutable (no live organ can serve)',
+    ),
     el('div', { class: 'actions' }, el('button', { class: 'btn primary', type: 'submit' }, 'Apply'), el('a', { class: 'btn', href: '#/tasks' }, 'Reset')),
   );
   form.addEventListener('submit', (ev) => {
@@ -77,7 +85,7 @@ export function render(root, route, app) {
 
   function query(limit, after) {
     const q = new URLSearchParams({ limit: String(limit) });
-    for (const k of FILTERS) if (f[k]) q.set(k, k === 'waiting' ? 'true' : f[k]);
+    for (const k of FILTERS) if (f[k]) q.set(k, FLAGS.has(k) ? 'true' : f[k]);
     if (after) q.set('cursor', after);
     return `/api/overview/tasks?${q}`;
   }
@@ -153,7 +161,7 @@ export function render(root, route, app) {
               ' ',
               el('span', { class: 'type' }, t.type),
             ),
-            el('td', { 'data-label': 'Status' }, statusBadge(t.status)),
+            el('td', { 'data-label': 'Status' }, statusBadge(t.status), unroutableBadge(t.unroutable)),
             el(
               'td',
               { 'data-label': 'Queue' },
@@ -265,4 +273,11 @@ export function render(root, route, app) {
   }
 
   return { ready: load(), refresh };
+}
+
+/** The badge of a waiting task no live organ can serve, naming what is missing (nothing otherwise). */
+export function unroutableBadge(unroutable) {
+  if (!unroutable || !Array.isArray(unroutable.missing)) return null;
+  const missing = unroutable.missing.join(', ');
+  return el('span', { class: 'tag unroutable', title: `No live organ provides: ${missing}`, dataset: { unroutable: missing } }, `unroutable: ${missing}`);
 }
