@@ -15,6 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isSeedCoreError } from '../src/errors.js';
+import { FactInputSchema, FactPatchSchema, FactSchema } from '../src/facts/schemas.js';
+import { QueueLimitSchema, QueueSchema } from '../src/tasks/queues.js';
+import { ScheduleFieldsSchema, ScheduleInputSchema, ScheduleSchema } from '../src/tasks/schedules.js';
 import type { SeedCore } from '../src/seedcore.js';
 import { BACKENDS } from './helpers/db.js';
 import { PGliteDb } from '../src/db/index.js';
@@ -148,6 +151,70 @@ const CASES: Case[] = [
     cli: ['queues', 'limit', ' ', '3'],
     path: 'queue',
   },
+  {
+    why: 'fact: blank text',
+    library: (c) => c.facts.add({ text: '   ' }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: '   ' } },
+    cli: ['facts', 'add', '   '],
+    path: 'text',
+    embedded: true,
+  },
+  {
+    why: 'fact: confidence above 1',
+    library: (c) => c.facts.add({ text: 'sure', confidence: 2 }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'sure', confidence: 2 } },
+    cli: ['facts', 'add', 'sure', '--confidence', '2'],
+    path: 'confidence',
+  },
+  {
+    why: 'fact: confidence not a number',
+    library: (c) => c.facts.add({ text: 'sure', confidence: 'very' as never }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'sure', confidence: 'very' } },
+    cli: ['facts', 'add', 'sure', '--confidence', 'very'],
+    path: 'confidence',
+  },
+  {
+    why: 'fact: a blank tag',
+    library: (c) => c.facts.add({ text: 'tagged', tags: ['ok', ' '] }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'tagged', tags: ['ok', ' '] } },
+    cli: ['facts', 'add', 'tagged', '--tag', 'ok', '--tag', ' '],
+    path: 'tags.1',
+  },
+  {
+    why: 'fact: metadata not an object',
+    library: (c) => c.facts.add({ text: 'meta', meta_data: [1] as never }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'meta', meta_data: [1] } },
+    cli: ['facts', 'add', 'meta', '--meta', '[1]'],
+    path: 'meta_data',
+  },
+  {
+    why: 'fact: a subject without a predicate',
+    library: (c) => c.facts.add({ text: 'half a statement', subject: 'sky' }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'half a statement', subject: 'sky' } },
+    cli: ['facts', 'add', 'half a statement', '--subject', 'sky'],
+    path: 'predicate',
+  },
+  {
+    why: 'fact: valid_from not a timestamp',
+    library: (c) => c.facts.add({ text: 'when', valid_from: 'yesterday' }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'when', valid_from: 'yesterday' } },
+    cli: ['facts', 'add', 'when', '--valid-from', 'yesterday'],
+    path: 'valid_from',
+  },
+  {
+    why: 'fact: a task source that is not a task id',
+    library: (c) => c.facts.add({ text: 'sourced', sources: [{ kind: 'task', ref: 'abc' }] }),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'sourced', sources: [{ kind: 'task', ref: 'abc' }] } },
+    cli: ['facts', 'add', 'sourced', '--source', 'task:abc'],
+    path: 'sources.0.ref',
+  },
+  {
+    why: 'fact: unknown field',
+    library: (c) => c.facts.add({ text: 'x', colour: 'red' } as never),
+    http: { method: 'POST', url: '/api/facts', payload: { text: 'x', colour: 'red' } },
+    cli: null,
+    path: 'colour',
+  },
 ];
 
 function fromError(e: unknown): Rejection {
@@ -164,7 +231,8 @@ function fromBody(body: { error?: { code?: string; details?: Record<string, unkn
 async function counts(s: TestServer): Promise<Record<string, number>> {
   const { rows } = await s.core.db.query<Record<string, number>>(
     `SELECT (SELECT count(*)::int FROM task_schedules) AS schedules, (SELECT count(*)::int FROM queue_limits) AS limits,
-            (SELECT count(*)::int FROM facts) AS facts, (SELECT count(*)::int FROM tasks) AS tasks`,
+            (SELECT count(*)::int FROM facts) AS facts, (SELECT count(*)::int FROM fact_sources) AS sources,
+            (SELECT count(*)::int FROM tasks) AS tasks`,
   );
   return rows[0] as Record<string, number>;
 }
@@ -281,6 +349,63 @@ for (const kind of BACKENDS) {
         assert.equal(out.code, 0, out.stderr);
         assert.deepEqual(JSON.parse(out.stdout), { queue: 'parity-mail', max_running: 4, running: 0, waiting: 0 });
       }
+    });
+
+    it('accepts the same fact from every face and stores it alike', { timeout: 600_000 }, async () => {
+      const fields = {
+        text: 'The sky is blue',
+        tags: ['sky', 'colour'],
+        meta_data: { source: 'parity' },
+        confidence: 0.75,
+        valid_from: '2026-01-01T00:00:00.000Z',
+      };
+      const comparable = (f: Record<string, unknown>) => {
+        const { id: _i, created_at: _c, updated_at: _u, ...rest } = JSON.parse(JSON.stringify(f)) as Record<string, unknown>;
+        return rest;
+      };
+      const lib = comparable((await s.core.facts.add(fields)) as unknown as Record<string, unknown>);
+      const http = await s.app.inject({ method: 'POST', url: '/api/facts', payload: fields });
+      assert.equal(http.statusCode, 201, http.body);
+      assert.deepEqual(comparable(http.json()), lib, 'HTTP stores what the library stores');
+      const out = await cli([
+        'facts',
+        'add',
+        fields.text,
+        '--tag',
+        'sky',
+        '--tag',
+        'colour',
+        '--meta',
+        JSON.stringify(fields.meta_data),
+        '--confidence',
+        '0.75',
+        '--valid-from',
+        fields.valid_from,
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.deepEqual(comparable(JSON.parse(out.stdout)), lib, 'the CLI stores what the library stores');
+    });
+
+    it('names the library schemas as OpenAPI components, and the routes take and return them', async () => {
+      const doc = (await s.app.inject('/openapi.json')).json();
+      const keys = (o: { properties?: object }) => Object.keys(o.properties ?? {}).sort();
+      const components = doc.components.schemas;
+      const body = (path: string, method: string) => doc.paths[path][method].requestBody.content['application/json'].schema;
+      const ok = (path: string, method: string, code: string) => doc.paths[path][method].responses[code].content['application/json'].schema;
+      assert.deepEqual(keys(components.ScheduleInput), keys(ScheduleInputSchema));
+      assert.deepEqual(keys(body('/api/schedules/{name}', 'put')), keys(ScheduleFieldsSchema));
+      assert.deepEqual(keys(ok('/api/schedules/{name}', 'put', '200')), keys(ScheduleSchema));
+      assert.deepEqual(keys(components.Schedule), keys(ScheduleSchema));
+      assert.deepEqual(keys(components.QueueLimit), keys(QueueLimitSchema));
+      assert.deepEqual(keys(components.Queue), keys(QueueSchema));
+      assert.deepEqual(keys(ok('/api/queues/{queue}/limit', 'put', '200')), keys(QueueSchema));
+      assert.deepEqual(keys(components.FactInput), keys(FactInputSchema));
+      assert.deepEqual(keys(body('/api/facts', 'post')), keys(FactInputSchema));
+      assert.deepEqual(keys(components.FactPatch), keys(FactPatchSchema));
+      assert.deepEqual(keys(body('/api/facts/{id}', 'patch')), keys(FactPatchSchema));
+      assert.deepEqual(keys(components.Fact), keys(FactSchema));
+      assert.deepEqual(keys(ok('/api/facts', 'post', '201')), keys(FactSchema));
+      assert.ok(keys(FactSchema).includes('confidence') && keys(ScheduleSchema).includes('next_slot'), 'positive control: the schemas have their fields');
     });
 
     it('prints the HTTP body as CLI --json for schedules, queues and registry lists', { timeout: 600_000 }, async () => {

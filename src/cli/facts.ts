@@ -32,16 +32,17 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/**
+ * Option values are handed to the library as parsed (a JSON value, a number) and checked by
+ * its schema there, so a bad one gets the error (path, expected, got) the HTTP API gives.
+ */
 function jsonObject(name: string, value: string): Record<string, unknown> {
-  const v = parseJsonOption(name, value);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidInput(`${name} must be a JSON object`);
-  return v as Record<string, unknown>;
+  return parseJsonOption(name, value) as Record<string, unknown>;
 }
 
 function confidenceOption(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw invalidInput(`confidence must be a number between 0 and 1 (got '${value}')`);
-  return n;
+  return (value.trim() !== '' && Number.isFinite(n) ? n : value) as number;
 }
 
 /** `--source kind:ref`, e.g. uri:https://example.org/page or agent:planner. */

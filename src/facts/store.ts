@@ -2,7 +2,37 @@
 import type { Db, Queryable } from '../db/types.js';
 import { SeedCoreError, invalidInput, notFound } from '../errors.js';
 import { FACT_SOURCE_KINDS, type Fact, type FactClaim, type FactPatch, type FactSourceInput, type FactVersion, type NewFact } from './types.js';
-import { checkConfidence, checkObject, checkOptionalString, checkTags, checkText, checkTimestamp, checkUuid, checkUuidList, isUuid } from './validate.js';
+import { assertSchema } from '../schema-check.js';
+import { FactInputSchema, FactInvalidationSchema, FactPatchSchema } from './schemas.js';
+import {
+  badField,
+  checkConfidence,
+  checkObject,
+  checkOptionalString,
+  checkTags,
+  checkText,
+  checkTimestamp,
+  checkUuid,
+  checkUuidList,
+  isUuid,
+} from './validate.js';
+
+/**
+ * Check `input` against its schema (the one the HTTP routes use), with the library's Dates
+ * as the ISO text the schema speaks. Returns nothing: the caller goes on with its own object.
+ */
+function checkInput(schema: Parameters<typeof assertSchema>[0], input: unknown, dates: readonly string[]): void {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    assertSchema(schema, input);
+    return;
+  }
+  const wire: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  for (const k of dates) {
+    const v = wire[k];
+    if (v instanceof Date) wire[k] = Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString();
+  }
+  assertSchema(schema, wire);
+}
 
 export const FACT_COLUMNS =
   'f.id, f.text, f.tags, f.meta_data, f.subject, f.predicate, f.object, f.confidence, coalesce(f.valid_from, f.created_at) AS valid_from, f.valid_to, f.invalid_reason, f.version, f.superseded, f.created_at, f.updated_at';
@@ -56,7 +86,7 @@ export function checkSources(v: unknown): FactSourceInput[] {
   if (!Array.isArray(v)) throw invalidInput('sources must be an array of { kind, ref }', { field: 'sources' });
   if (v.length > 100) throw invalidInput('a fact may have at most 100 sources', { field: 'sources' });
   return v.map((s: unknown, i) => {
-    const field = `sources[${i}]`;
+    const field = `sources.${i}`;
     if (typeof s !== 'object' || s === null) throw invalidInput(`${field} must be an object { kind, ref }`, { field });
     const { kind, ref } = s as Record<string, unknown>;
     if (typeof kind !== 'string' || !(FACT_SOURCE_KINDS as readonly string[]).includes(kind))
@@ -64,7 +94,8 @@ export function checkSources(v: unknown): FactSourceInput[] {
     const r = checkOptionalString(ref, `${field}.ref`, 2000);
     if (r === null) throw invalidInput(`${field}.ref must be a non-empty string`, { field: `${field}.ref` });
     if (kind === 'task' || kind === 'artifact') return { kind, ref: checkUuid(r, `${field}.ref`) };
-    if (kind === 'uri' && !URL.canParse(r)) throw invalidInput(`${field}.ref must be an absolute URI (got ${JSON.stringify(r)})`, { field: `${field}.ref` });
+    if (kind === 'uri' && !URL.canParse(r))
+      throw badField(`${field}.ref`, 'an absolute URI', r, `${field}.ref must be an absolute URI (got ${JSON.stringify(r)})`);
     return { kind: kind as FactSourceInput['kind'], ref: r };
   });
 }
@@ -134,13 +165,16 @@ async function lockGroupsOf(q: Queryable, id: string, next?: { subject: string |
 
 function checkPair(subject: unknown, predicate: unknown): void {
   if ((subject === null || subject === undefined) !== (predicate === null || predicate === undefined))
-    throw invalidInput('subject and predicate go together: give both or neither', {
-      field: subject === undefined || subject === null ? 'subject' : 'predicate',
-    });
+    throw badField(
+      subject === undefined || subject === null ? 'subject' : 'predicate',
+      'subject and predicate together, or neither',
+      subject === undefined || subject === null ? subject : predicate,
+      'subject and predicate go together: give both or neither',
+    );
 }
 
 export async function addFact(db: Queryable, fact: NewFact): Promise<Fact> {
-  if (typeof fact !== 'object' || fact === null) throw invalidInput('a fact must be an object with text, tags and meta_data');
+  checkInput(FactInputSchema, fact, ['valid_from', 'valid_to']);
   const text = checkText(fact.text);
   const tags = fact.tags === undefined ? [] : checkTags(fact.tags);
   const meta = fact.meta_data === undefined ? {} : checkObject(fact.meta_data, 'meta_data');
@@ -197,7 +231,7 @@ export async function getFact(db: Queryable, idOrPrefix: string): Promise<Fact> 
  * updated_at is set, both by the table's triggers, so psql updates keep history too.
  */
 export async function updateFact(db: Queryable, idOrPrefix: string, patch: FactPatch): Promise<Fact> {
-  if (typeof patch !== 'object' || patch === null) throw invalidInput('an update must be an object');
+  checkInput(FactPatchSchema, patch, ['valid_from', 'valid_to']);
   const cols: string[] = [];
   const values: unknown[] = [];
   if (patch.text !== undefined) {
@@ -219,7 +253,12 @@ export async function updateFact(db: Queryable, idOrPrefix: string, patch: FactP
     cols.push('invalid_reason');
     values.push(checkOptionalString(patch.invalid_reason, 'invalid_reason', 10_000));
   }
-  if (cols.length === 0) throw invalidInput('nothing to update: give text, tags, meta_data, subject, predicate, object, confidence, valid_from or valid_to');
+  if (cols.length === 0)
+    throw invalidInput('nothing to update: give text, tags, meta_data, subject, predicate, object, confidence, valid_from or valid_to', {
+      path: '',
+      expected: `at least one of the fields ${Object.keys(FactPatchSchema.properties).join(', ')}`,
+      got: 'none',
+    });
   const id = await resolveFactId(db, idOrPrefix);
   const sets = cols.map((c, i) => `${c} = $${i + 1}${CAST[c] ?? ''}`);
   values.push(id);
@@ -236,7 +275,7 @@ export async function updateFact(db: Queryable, idOrPrefix: string, patch: FactP
 
 /** Mark a fact as no longer valid from `at` (default now), with a reason; it stays readable. */
 export async function invalidateFact(db: Queryable, idOrPrefix: string, options: { reason: string; at?: string | Date }): Promise<Fact> {
-  if (typeof options !== 'object' || options === null) throw invalidInput('give { reason }');
+  checkInput(FactInvalidationSchema, options, ['at']);
   const reason = checkOptionalString(options.reason, 'reason', 10_000);
   if (reason === null) throw invalidInput('reason must be a non-empty string', { field: 'reason' });
   const id = await resolveFactId(db, idOrPrefix);
@@ -252,7 +291,12 @@ export async function invalidateFact(db: Queryable, idOrPrefix: string, options:
     if (row.valid_to !== null)
       throw new SeedCoreError('SEEDCORE_CONFLICT', `fact ${id} was already invalidated at ${row.valid_to.toISOString()}`, { details: { id } });
     if (at !== null && new Date(at) < row.valid_from)
-      throw invalidInput(`at must not be before the fact's valid_from (${row.valid_from.toISOString()})`, { field: 'at' });
+      throw badField(
+        'at',
+        `a time at or after the fact's valid_from (${row.valid_from.toISOString()})`,
+        at,
+        `at must not be before the fact's valid_from (${row.valid_from.toISOString()})`,
+      );
     // Without `at`: from now, or from valid_from for a fact that has not started to hold yet.
     await q.query(
       'UPDATE facts SET valid_to = coalesce($2::timestamptz, greatest(now(), coalesce(valid_from, created_at))), invalid_reason = $3 WHERE id = $1',

@@ -1,4 +1,12 @@
 import { invalidInput } from '../errors.js';
+import { got } from '../schema-check.js';
+
+/** SEEDCORE_INVALID_INPUT naming the field (`path`), what was `expected` and what it `got`, as the schema checks do. */
+export function badField(path: string, expected: string, value: unknown, message = `${path}: expected ${expected}, got ${got(value)}`) {
+  return invalidInput(message, { field: path, path, expected, got: got(value) });
+}
+
+const ISO_EXPECTED = 'an ISO 8601 timestamp (e.g. 2026-01-31T12:00:00Z)';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MAX_TEXT_LENGTH = 100_000;
@@ -24,12 +32,12 @@ export function checkTags(tags: unknown, field = 'tags'): string[] {
 }
 
 export function checkObject(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidInput(`${field} must be a JSON object`, { field });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badField(field, 'an object', value, `${field} must be a JSON object`);
   return value as Record<string, unknown>;
 }
 
 export function checkUuid(id: unknown, field = 'id'): string {
-  if (typeof id !== 'string' || !isUuid(id)) throw invalidInput(`${field} must be a uuid (got ${JSON.stringify(id)})`, { field });
+  if (typeof id !== 'string' || !isUuid(id)) throw badField(field, 'a UUID', id, `${field} must be a uuid (got ${JSON.stringify(id)})`);
   return id.toLowerCase();
 }
 
@@ -46,7 +54,7 @@ export function checkOptionalString(v: unknown, field: string, max = MAX_NAME_LE
 
 export function checkConfidence(v: unknown, field = 'confidence'): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
-    throw invalidInput(`${field} must be a number between 0 and 1 (got ${JSON.stringify(v)})`, { field });
+    throw badField(field, 'a number between 0 and 1', v, `${field} must be a number between 0 and 1 (got ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -61,14 +69,15 @@ export function checkTimestamp(v: unknown, field: string): string {
     const m = ISO_RE.exec(v.trim()) as RegExpExecArray;
     const [month, day] = [Number(m[2]), Number(m[3])];
     if (month < 1 || month > 12 || day < 1 || new Date(Date.UTC(Number(m[1]), month - 1, day)).getUTCDate() !== day)
-      throw invalidInput(`${field} is not a valid date (got ${JSON.stringify(v)})`, { field });
+      throw badField(field, ISO_EXPECTED, v, `${field} is not a valid date (got ${JSON.stringify(v)})`);
     // JavaScript wants ±hh:mm; PostgreSQL also writes ±hh and ±hhmm.
     let iso = v.trim().replace(' ', 'T');
     if (m[4] !== undefined) iso = iso.replace(/([+-]\d{2})$/, '$1:00').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
     d = new Date(iso);
-  } else throw invalidInput(`${field} must be an ISO 8601 timestamp such as 2026-01-31T12:00:00Z (got ${JSON.stringify(v)})`, { field });
+  } else throw badField(field, ISO_EXPECTED, v instanceof Date ? 'Invalid Date' : v);
   const year = d.getUTCFullYear();
-  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999) throw invalidInput(`${field} is out of range (got ${JSON.stringify(v)})`, { field });
+  if (Number.isNaN(d.getTime()) || year < 1 || year > 9999)
+    throw badField(field, `${ISO_EXPECTED} in years 0001-9999`, v instanceof Date ? 'Invalid Date' : v, `${field} is out of range (got ${JSON.stringify(v)})`);
   return d.toISOString();
 }
 

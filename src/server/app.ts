@@ -27,6 +27,7 @@ import { TaskSchema } from '../tasks/rows.js';
 import { TaskInputSchema } from '../tasks/validate.js';
 import { QueueLimitSchema, QueueSchema } from '../tasks/queues.js';
 import { ScheduleInputSchema, ScheduleSchema } from '../tasks/schedules.js';
+import { FactInputSchema, FactPatchSchema, FactSchema } from '../facts/schemas.js';
 
 export interface ServerOptions {
   /** The SeedCore facade whose APIs the routes expose (its database is used for reads). */
@@ -169,6 +170,9 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
           ScheduleInput: ScheduleInputSchema,
           Queue: QueueSchema,
           QueueLimit: QueueLimitSchema,
+          Fact: FactSchema,
+          FactInput: FactInputSchema,
+          FactPatch: FactPatchSchema,
         } as unknown as Record<string, never>,
       },
       security: token ? [{ bearer: [] }] : [],

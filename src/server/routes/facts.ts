@@ -1,14 +1,14 @@
 /**
  * Facts over HTTP: CRUD, search (text, tags, metadata, validity, confidence), versions,
  * provenance, conflicts and resolution policies. Unknown query parameters and body fields
- * are a 400 (additionalProperties: false everywhere).
+ * are a 400 (additionalProperties: false everywhere). A fact's input, patch, invalidation and
+ * row are the library's own schemas (src/facts/schemas.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
   FACT_POLICIES,
-  FACT_SOURCE_KINDS,
   MAX_PROVENANCE_DEPTH,
   MAX_SEARCH_LIMIT,
   addFact,
@@ -27,6 +27,7 @@ import {
   type FactPolicy,
 } from '../../facts/index.js';
 import { invalidInput } from '../../errors.js';
+import { FactInputSchema, FactInvalidationSchema, FactPatchSchema, FactSchema as Fact } from '../../facts/schemas.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 
@@ -36,23 +37,6 @@ const Time = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
 const NullableTime = Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time' });
 const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });
 
-const Fact = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  text: Type.String(),
-  tags: Type.Array(Type.String()),
-  meta_data: Type.Record(Type.String(), Type.Unknown()),
-  subject: NullableString,
-  predicate: NullableString,
-  object: NullableString,
-  confidence: Type.Number({ minimum: 0, maximum: 1 }),
-  valid_from: Time,
-  valid_to: NullableTime,
-  invalid_reason: NullableString,
-  version: Type.Integer(),
-  superseded: Type.Boolean({ description: "True while another fact of the same subject/predicate wins under the predicate's policy." }),
-  created_at: Time,
-  updated_at: Time,
-});
 const Hit = Type.Composite([
   Fact,
   Type.Object({
@@ -62,10 +46,6 @@ const Hit = Type.Composite([
     snippet: Type.String({ description: 'HTML-escaped excerpt with matches wrapped in <b>…</b>.' }),
   }),
 ]);
-const Source = Type.Object(
-  { kind: Type.Union(FACT_SOURCE_KINDS.map((k) => Type.Literal(k))), ref: Type.String({ minLength: 1, maxLength: 2000 }) },
-  { additionalProperties: false },
-);
 const StoredSource = Type.Object({ kind: Type.String(), ref: Type.String(), created_at: Time });
 const Conflict = Type.Object({
   id: Type.Integer(),
@@ -128,42 +108,9 @@ const SearchQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const ClaimFields = {
-  subject: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1000 }), Type.Null()])),
-  predicate: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 1000 }), Type.Null()])),
-  object: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 100_000 }), Type.Null()])),
-  confidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  valid_from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default now.' })),
-  valid_to: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Null()])),
-};
-const NewFact = Type.Object(
-  {
-    text: Type.String({ minLength: 1, maxLength: 100_000 }),
-    tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    meta_data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    ...ClaimFields,
-    sources: Type.Optional(Type.Array(Source, { maxItems: 100 })),
-    derivedFrom: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 1000, description: 'Ids of the facts this one was derived from.' })),
-  },
-  { additionalProperties: false },
-);
-const FactPatch = Type.Object(
-  {
-    text: Type.Optional(Type.String({ minLength: 1, maxLength: 100_000 })),
-    tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    meta_data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    ...ClaimFields,
-    invalid_reason: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 10_000 }), Type.Null()])),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Fact id or a unique prefix (≥ 4 hex digits).' }) });
 const NoQuery = Type.Object({}, { additionalProperties: false });
 const ProvenanceQuery = Type.Object({ depth: Type.Integer({ minimum: 1, maximum: MAX_PROVENANCE_DEPTH, default: 5 }) }, { additionalProperties: false });
-const InvalidateBody = Type.Object(
-  { reason: Type.String({ minLength: 1, maxLength: 10_000 }), at: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601; default now.' })) },
-  { additionalProperties: false },
-);
 const ConflictsQuery = Type.Object(
   {
     status: Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' }),
@@ -236,7 +183,7 @@ export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext)
       schema: {
         tags: ['facts'],
         summary: 'Create a fact, with its statement (subject/predicate/object), confidence, validity, sources and the facts it derives from.',
-        body: NewFact,
+        body: FactInputSchema,
         response: { 201: Fact, ...errors },
       },
     },
@@ -363,7 +310,7 @@ export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext)
         tags: ['facts'],
         summary: 'Mark a fact as no longer valid (from now or `at`), with a reason; it stays readable.',
         params: IdParams,
-        body: InvalidateBody,
+        body: FactInvalidationSchema,
         response: { 200: Fact, ...errors },
       },
     },
@@ -377,7 +324,7 @@ export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext)
         tags: ['facts'],
         summary: 'Replace the given fields of a fact; the previous version is kept (GET /api/facts/:id/versions).',
         params: IdParams,
-        body: FactPatch,
+        body: FactPatchSchema,
         response: { 200: Fact, ...errors },
       },
     },
