@@ -132,21 +132,32 @@ function statsSql(runs: string): string {
       ) c ON true
      WHERE 'capability' = ANY($2::text[])
   ),
-  -- Window functions rank the keys in one pass (no join back): dense_rank over (executions
-  -- of the key, key) numbers the keys of a dimension busiest first.
-  counted AS (SELECT k.*, count(*) OVER (PARTITION BY dimension, key) AS n FROM keyed k),
-  ranked AS (SELECT c.*, dense_rank() OVER (PARTITION BY dimension ORDER BY n DESC, key NULLS LAST) AS rn FROM counted c)
-  SELECT k.dimension,
-         CASE WHEN k.rn <= $3 THEN k.key END AS key,
-         k.rn > $3 AS other,
-         count(*)::int AS runs,
-         count(*) FILTER (WHERE k.outcome = 'completed')::int AS completed,
-         count(*) FILTER (WHERE k.outcome = 'failed')::int AS failed,
-         count(*) FILTER (WHERE k.outcome = 'retry')::int AS retried,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY k.duration_seconds)::float8 AS p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY k.duration_seconds)::float8 AS p95
-    FROM ranked k
-   GROUP BY 1, 2, 3
+  -- Aggregate per key first, then rank the (few) aggregated rows: the busiest keys keep their
+  -- row; the executions of the others are aggregated again into one row per dimension.
+  agg AS (
+    SELECT dimension, key,
+           count(*)::int AS runs,
+           count(*) FILTER (WHERE outcome = 'completed')::int AS completed,
+           count(*) FILTER (WHERE outcome = 'failed')::int AS failed,
+           count(*) FILTER (WHERE outcome = 'retry')::int AS retried,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p95
+      FROM keyed GROUP BY dimension, key
+  ),
+  ranked AS (SELECT a.*, row_number() OVER (PARTITION BY dimension ORDER BY runs DESC, key NULLS LAST) AS rn FROM agg a)
+  SELECT dimension, key, false AS other, runs, completed, failed, retried, p50, p95 FROM ranked WHERE rn <= $3
+  UNION ALL
+  -- Both equalities are hashable, so the folded keys are found with a hash join (null keys included).
+  SELECT k.dimension, NULL, true, count(*)::int,
+         count(*) FILTER (WHERE k.outcome = 'completed')::int,
+         count(*) FILTER (WHERE k.outcome = 'failed')::int,
+         count(*) FILTER (WHERE k.outcome = 'retry')::int,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY k.duration_seconds)::float8,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY k.duration_seconds)::float8
+    FROM keyed k
+    JOIN ranked rk ON rk.rn > $3 AND rk.dimension = k.dimension
+                  AND (rk.key IS NULL) = (k.key IS NULL) AND coalesce(rk.key, '') = coalesce(k.key, '')
+   GROUP BY k.dimension
    ORDER BY 1, 3, 4 DESC, 2 NULLS LAST`;
 }
 
@@ -165,7 +176,7 @@ interface StatRow {
 const round = (x: number | null): number | null => (x === null ? null : Math.round(x * 1e6) / 1e6);
 
 /** Agent performance over a window (see the module comment for what is counted and how). */
-export async function agentStats(db: Queryable, options: AgentStatsOptions = {}): Promise<AgentStats> {
+export async function agentStats(db: Db | Queryable, options: AgentStatsOptions = {}): Promise<AgentStats> {
   const seconds = windowSeconds(options.window);
   const dimensions = options.dimensions ?? STAT_DIMENSIONS;
   for (const d of dimensions)
@@ -189,18 +200,18 @@ export async function agentStats(db: Queryable, options: AgentStatsOptions = {})
       expected: 'auto, task_runs or tasks',
       got: String(wanted),
     });
-  try {
+  const run = async (q: Queryable): Promise<AgentStats> => {
     let source: 'task_runs' | 'tasks' = wanted === 'tasks' ? 'tasks' : 'task_runs';
     if (wanted === 'auto') {
       // The BRIN index on ended_at answers "any run in the window" cheaply.
-      const { rows } = await db.query<{ has: boolean }>(
+      const { rows } = await q.query<{ has: boolean }>(
         `SELECT to_regclass('task_runs') IS NOT NULL
             AND EXISTS (SELECT 1 FROM task_runs WHERE ended_at > now() - make_interval(secs => $1)) AS has`,
         [seconds],
       );
       source = rows[0]?.has ? 'task_runs' : 'tasks';
     }
-    const { rows } = await db.query<StatRow>(statsSql(source === 'task_runs' ? RUNS_FROM_HISTORY : RUNS_FROM_TASKS), [seconds, [...dimensions], keys]);
+    const { rows } = await q.query<StatRow>(statsSql(source === 'task_runs' ? RUNS_FROM_HISTORY : RUNS_FROM_TASKS), [seconds, [...dimensions], keys]);
     return {
       windowSeconds: seconds,
       source,
@@ -218,9 +229,24 @@ export async function agentStats(db: Queryable, options: AgentStatsOptions = {})
       })),
       nextCursor: null,
     };
+  };
+  try {
+    // The statement's estimated cost is high enough for the server to JIT-compile it, which
+    // took longer than running it (seconds at 100k executions); in its own transaction JIT is
+    // switched off for it alone.
+    if (isDb(db))
+      return await db.transaction(async (tx) => {
+        await tx.query('SET LOCAL jit = off');
+        return run(tx);
+      });
+    return await run(db);
   } catch (e) {
     throw fromDbError(e, 'agent stats');
   }
+}
+
+function isDb(q: Queryable | Db): q is Db {
+  return typeof (q as Partial<Db>).transaction === 'function';
 }
 
 /** Window of the Prometheus gauges, in seconds (the same as the run gauges of durable tasks). */
