@@ -112,7 +112,9 @@ COMMENT ON COLUMN tasks.route_organ IS
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND conname = 'tasks_requires_check') THEN
-    ALTER TABLE tasks ADD CONSTRAINT tasks_requires_check CHECK (capability_constraints_valid(requires));
+    -- The IS NULL arm comes first so the function is not called on the updates of unrouted
+    -- tasks (every claim and completion re-checks the constraints of the row it writes).
+    ALTER TABLE tasks ADD CONSTRAINT tasks_requires_check CHECK (requires IS NULL OR capability_constraints_valid(requires));
   END IF;
 END
 $$;
