@@ -17,6 +17,7 @@ export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type
 // One composition of a worker (CLI, serve and SeedCore.createDispatcher), and organs.
 export { Worker, createWorker, type WorkerOptions, type WorkerRegistryOptions } from './worker/compose.js';
 export { liveProviders, listOrgans, type LiveProvider, type OrganInfo } from './agents/organs.js';
+export { listCapabilities, unroutableTaskIds, type CapabilityInfo, type CapabilityProvider, type Unroutable } from './agents/routing.js';
 export type { OrganOptions } from './tasks/dispatcher-options.js';
 export {
   TaskCoordinator,
