@@ -9,8 +9,14 @@ import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 const PATHS: { name: string; sql: string; index: string }[] = [
   {
     name: 'claim (one queue and priority, due, oldest first)',
-    sql: "SELECT id FROM tasks WHERE status IN ('queued','retry') AND queue = 'default' AND priority = 'normal' AND coalesce(run_after, created_at) <= now() ORDER BY coalesce(run_after, created_at), created_at LIMIT 50 FOR UPDATE SKIP LOCKED",
+    sql: "SELECT id FROM tasks WHERE status IN ('queued','retry') AND route_organ IS NULL AND requires IS NULL AND queue = 'default' AND priority = 'normal' AND coalesce(run_after, created_at) <= now() ORDER BY coalesce(run_after, created_at), created_at LIMIT 50 FOR UPDATE SKIP LOCKED",
     index: 'idx_tasks_claim',
+  },
+  {
+    // An organ worker's range for one capability it provides (migration 021).
+    name: 'routed claim (one capability key, queue and priority, due, oldest first)',
+    sql: "SELECT id FROM tasks WHERE status IN ('queued','retry') AND (route_organ IS NOT NULL OR requires IS NOT NULL) AND coalesce('organ:' || route_organ, 'cap:' || split_part(requires[1], '>=', 1)) = 'cap:ocr' AND queue = 'default' AND priority = 'normal' AND coalesce(run_after, created_at) <= now() ORDER BY coalesce(run_after, created_at), created_at LIMIT 50 FOR UPDATE SKIP LOCKED",
+    index: 'idx_tasks_claim_routed',
   },
   {
     name: 'expiry sweep',
@@ -47,6 +53,8 @@ for (const kind of BACKENDS) {
                CASE WHEN g % 50 = 0 THEN 'k' || g END,
                CASE WHEN g % 70 = 0 THEN now() + make_interval(secs => g) END
         FROM generate_series(1, 20000) AS g;
+        UPDATE tasks SET requires = ARRAY[CASE WHEN random() < 0.5 THEN 'ocr>=2' ELSE 'translate' END]
+         WHERE status = 'queued' AND type = 'type-7';
         ANALYZE tasks;`);
     });
     after(async () => t.cleanup());
@@ -63,9 +71,10 @@ for (const kind of BACKENDS) {
       assert.deepEqual(
         idx.rows.map((r) => r.indexname),
         // 013 adds two partial indexes that tasks without a dedup_key / expires_at never enter;
-        // 018 two that tasks without a parent / not suspended never enter.
+        // 018 two that tasks without a parent / not suspended never enter; 021 one for routed tasks.
         [
           'idx_tasks_claim',
+          'idx_tasks_claim_routed',
           'idx_tasks_created_at',
           'idx_tasks_dedup',
           'idx_tasks_domain',

@@ -151,6 +151,7 @@ export const EDGE_TYPES: Record<string, string> = {
 /** Indexes the query paths rely on (the original schema promises status, type, domain and claim indexes). */
 export const EXPECTED_INDEXES = [
   'idx_tasks_claim',
+  'idx_tasks_claim_routed',
   'idx_tasks_running',
   'idx_tasks_status',
   'idx_tasks_created_at',
@@ -159,6 +160,7 @@ export const EXPECTED_INDEXES = [
   'idx_tasks_dedup',
   'idx_tasks_expires',
   'idx_tasks_parent',
+  'idx_tasks_waiting',
   'idx_task_runs_task',
   'idx_graph_embeddings_emb',
   'idx_facts_text_search',
