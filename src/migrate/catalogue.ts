@@ -118,6 +118,8 @@ export const EXPECTED_FUNCTIONS = [
   'jsonb_to_vector(jsonb)',
   // 023: time-ordered task ids (the default of tasks.id)
   'seedcore_uuidv7()',
+  // 026: the migration helper that later migrations build their indexes with
+  'seedcore_ensure_index(text,text)',
 ] as const;
 
 export const EXPECTED_ENUMS: Record<string, readonly string[]> = {
