@@ -362,6 +362,10 @@ for (const kind of BACKENDS) {
       assert.deepEqual((await s.app.inject({ url: `/api/tasks/${id}` })).json().unroutable, { missing: ['ocr>=2'] });
       const metrics = (await s.app.inject({ url: '/metrics' })).body;
       assert.match(metrics, /seedcore_tasks_unroutable\{capability="ocr"\} 1/);
+      // The dashboard's filter is the same condition (UNROUTABLE_SQL): the task is listed, the plain one is not.
+      const filtered = async (): Promise<string[]> =>
+        ((await s.app.inject({ url: '/api/overview/tasks?unroutable=true&limit=100' })).json().items as { id: string }[]).map((x) => x.id);
+      assert.deepEqual(await filtered(), [id]);
       let caps = (await s.app.inject({ url: '/api/capabilities' })).json();
       assert.deepEqual(caps, { items: [{ name: 'ocr', providers: [], waiting: 1 }], nextCursor: null });
 
@@ -370,6 +374,7 @@ for (const kind of BACKENDS) {
       assert.deepEqual(caps.items, [{ name: 'ocr', providers: [{ organId: 'organ-ocr', instanceId: instance, version: '2.0', inFlight: 0 }], waiting: 1 }]);
       assert.equal((await s.app.inject({ url: `/api/tasks/${id}` })).json().unroutable, null, 'a live provider makes it routable');
       assert.doesNotMatch((await s.app.inject({ url: '/metrics' })).body, /seedcore_tasks_unroutable\{capability="ocr"\}/);
+      assert.deepEqual(await filtered(), []);
     });
 
     // The CLI is another process: it needs the server database.

@@ -32,6 +32,14 @@ export const RoutedTaskSchema = Type.Object(
 /** A task waits for a claim: queued or retry, and due. */
 const WAITING = `t.status IN ('queued', 'retry') AND coalesce(t.run_after, t.created_at) <= now()`;
 
+/**
+ * The unroutable condition on a tasks row aliased `t`: it waits for a claim (queued or retry,
+ * and due), has constraints, and no live organ meets them (task_route_missing, migration 021).
+ * The one definition behind unroutableTaskIds, the unroutable metric and the dashboard's
+ * unroutable filter (GET /api/overview/tasks?unroutable=true).
+ */
+export const UNROUTABLE_SQL = `(${WAITING} AND t.requires IS NOT NULL AND task_route_missing(t.route_organ, t.requires) IS NOT NULL)`;
+
 /** The unroutable report of the given tasks (ids not found are absent from the map). */
 export async function unroutableReport(db: Queryable, ids: readonly string[]): Promise<Map<string, Unroutable>> {
   const out = new Map<string, Unroutable>();
@@ -61,7 +69,7 @@ export async function withUnroutable<T extends { id: string }>(db: Queryable, ro
 export async function unroutableTaskIds(db: Queryable, options: { limit?: number } = {}): Promise<string[]> {
   const res = await db.query<{ id: string }>(
     `SELECT t.id::text AS id FROM tasks t
-      WHERE ${WAITING} AND t.requires IS NOT NULL AND task_route_missing(t.route_organ, t.requires) IS NOT NULL
+      WHERE ${UNROUTABLE_SQL}
       ORDER BY coalesce(t.run_after, t.created_at), t.created_at
       LIMIT $1`,
     [options.limit ?? 100],

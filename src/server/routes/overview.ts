@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { listOrgans } from '../../agents/organs.js';
-import { UnroutableSchema, withUnroutable } from '../../agents/routing.js';
+import { UNROUTABLE_SQL, UnroutableSchema, withUnroutable } from '../../agents/routing.js';
 import { invalidInput } from '../../errors.js';
 import { TASK_PRIORITIES } from '../../tasks/types.js';
 import type { ServerContext } from '../context.js';
@@ -290,11 +290,8 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       if (q.organ) add((p) => `EXISTS (SELECT 1 FROM task_executed_by_organ e WHERE e.task_id = t.id AND e.organ_id = ${p})`, q.organ);
       if (q.idPrefix) add((p) => `t.id::text LIKE ${p}`, likePrefix(q.idPrefix.toLowerCase()));
       if (q.waiting) where.push(`(t.status = 'created' OR (t.status IN ('queued', 'retry') AND t.run_after > now()))`);
-      // The same condition as the unroutable report (src/agents/routing.ts): due, waiting for a claim, routed, and no live organ meets it.
-      if (q.unroutable)
-        where.push(
-          `(t.status IN ('queued', 'retry') AND coalesce(t.run_after, t.created_at) <= now() AND t.requires IS NOT NULL AND task_route_missing(t.route_organ, t.requires) IS NOT NULL)`,
-        );
+      // The unroutable report's own condition (src/agents/routing.ts): due, waiting for a claim, routed, and no live organ meets it.
+      if (q.unroutable) where.push(UNROUTABLE_SQL);
       if (q.cursor) {
         const [ts, id] = decodeCursor(q.cursor);
         params.push(ts, id);
