@@ -239,7 +239,8 @@ for (const kind of BACKENDS) {
         const cases: [string[], RegExp][] = [
           [['--organ', 'o-bad', '--capabilities', 'summarize'], /--capabilities: expected name@version/],
           [['--organ', 'o-bad', '--capabilities', 'summarize@2.x'], /got 'summarize@2\.x'/],
-          [['--organ', 'o-bad', '--skills', 'a,b c'], /organ\.skills\[1\]/],
+          [['--organ', 'o-bad', '--skills', 'a,b c'], /--skills: expected skill names .*got 'b c'/],
+          [['--organ', 'o-bad', '--logical-id', 'other'], /--logical-id 'other' with --organ 'o-bad': an organ worker registers under its organ id/],
           [['--organ', 'o-bad', '--no-registry'], /cannot be combined with --no-registry or --owner-id/],
           [['--organ', 'o-bad', '--owner-id', 'me'], /cannot be combined with --no-registry or --owner-id/],
           [['--agent', 'a-bad'], /--agent describes an organ: give --organ <id> too/],

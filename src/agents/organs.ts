@@ -90,6 +90,59 @@ export function parseCapabilityList(text: string, flag = '--capabilities'): { na
   });
 }
 
+/** An organ described as text: command-line flags or environment variables. */
+export interface OrganText {
+  organ?: string | undefined;
+  agent?: string | undefined;
+  capabilities?: string | undefined;
+  skills?: string | undefined;
+}
+
+/** What each part of an OrganText is called where it came from, for error messages. */
+export interface OrganTextNames {
+  organ: string;
+  agent: string;
+  capabilities: string;
+  skills: string;
+}
+
+/** The worker's and serve's flags. */
+export const ORGAN_FLAGS: OrganTextNames = { organ: '--organ', agent: '--agent', capabilities: '--capabilities', skills: '--skills' };
+
+/**
+ * Parse an organ given as text (`--organ ID --agent ID --capabilities a@1,b@2 --skills x,y`,
+ * or the SEEDCORE_ORGAN* settings) into validated OrganOptions; undefined when no organ is
+ * given. SEEDCORE_INVALID_INPUT names the flag or setting: a bad id, capability or skill, or
+ * an agent, capabilities or skills without the organ. Pure: nothing is opened or written.
+ */
+export function organFromText(text: OrganText, names: OrganTextNames = ORGAN_FLAGS): OrganOptions | undefined {
+  if (text.organ === undefined) {
+    for (const part of ['agent', 'capabilities', 'skills'] as const)
+      if (text[part] !== undefined) throw invalidInput(`${names[part]} describes an organ: give ${names.organ} <id> too`, { field: names[part] });
+    return undefined;
+  }
+  const id = (field: string, v: string): string => {
+    const t = v.trim();
+    if (t === '' || /\s/.test(t) || t.length > 200)
+      throw invalidInput(`${field}: expected a non-empty id without spaces (at most 200 characters), got '${v}'`, { field });
+    return t;
+  };
+  const skills = text.skills
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of skills ?? [])
+    if (!NAME_PATTERN.test(s)) throw invalidInput(`${names.skills}: expected skill names (letters, digits, _ . : / -), got '${s}'`, { field: names.skills });
+  const organ: OrganOptions = {
+    id: id(names.organ, text.organ),
+    ...(text.agent !== undefined ? { agentId: id(names.agent, text.agent) } : {}),
+    ...(text.capabilities !== undefined ? { capabilities: parseCapabilityList(text.capabilities, names.capabilities) } : {}),
+    ...(skills ? { skills } : {}),
+  };
+  validateOrgan(organ);
+  return organ;
+}
+
 /**
  * Register the organ and replace its offer, in one transaction: organ_registry (and the
  * agent with its membership edge), the capability rows it names, its provides edges with

@@ -10,9 +10,8 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import type { Db } from '../db/types.js';
 import { invalidInput } from '../errors.js';
-import { parseCapabilityList, validateOrgan } from '../agents/organs.js';
+import { ORGAN_FLAGS, organFromText } from '../agents/organs.js';
 import { builtinHandlers } from '../handlers.js';
-import type { OrganOptions } from '../tasks/dispatcher-options.js';
 import type { HandlerMap, TaskLogger } from '../tasks/types.js';
 import { createWorker, type Worker } from '../worker/compose.js';
 import { openDb, parseIntOption } from './context.js';
@@ -63,27 +62,6 @@ interface WorkerOptions {
   skills?: string;
 }
 
-/** The organ flags as an OrganOptions (SEEDCORE_INVALID_INPUT on bad syntax), or undefined without --organ. */
-function organOption(opts: WorkerOptions): OrganOptions | undefined {
-  if (opts.organ === undefined) {
-    for (const flag of ['agent', 'capabilities', 'skills'] as const)
-      if (opts[flag] !== undefined) throw invalidInput(`--${flag} describes an organ: give --organ <id> too`, { field: `--${flag}` });
-    return undefined;
-  }
-  const skills = opts.skills
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const organ: OrganOptions = {
-    id: opts.organ,
-    ...(opts.agent !== undefined ? { agentId: opts.agent } : {}),
-    ...(opts.capabilities !== undefined ? { capabilities: parseCapabilityList(opts.capabilities) } : {}),
-    ...(skills ? { skills } : {}),
-  };
-  validateOrgan(organ);
-  return organ;
-}
-
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
@@ -105,7 +83,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--poll-ms <ms>', 'poll interval besides LISTEN/NOTIFY', parseIntOption('--poll-ms', 5, 3_600_000), 1000)
     .option('--grace-seconds <s>', 'on SIGTERM, how long running handlers may finish', parseSeconds('--grace-seconds'), 10)
     .option('--owner-id <id>', 'owner id written to claimed tasks (default: registry instance id, or host:pid:random)')
-    .option('--logical-id <id>', 'registry logical id this worker registers under', 'dispatcher')
+    .option('--logical-id <id>', 'registry logical id this worker registers under (an organ: its organ id)', 'dispatcher')
     .option('--no-registry', 'do not register in the runtime registry (tasks are then recovered by lease expiry only)')
     .option('--organ <id>', 'serve as this organ: register it, join the registry under the organ id, advertise what it provides')
     .option('--agent <id>', 'with --organ: the agent the organ belongs to')
@@ -118,12 +96,19 @@ export function registerWorkerCommand(program: Command): void {
         warn: (msg, f) => log.warn(f ?? {}, msg),
         error: (msg, f) => log.error(f ?? {}, msg),
       };
-      const organ = organOption(opts);
+      const organ = organFromText(opts, ORGAN_FLAGS);
       // Flag combinations are checked before the database is opened.
       if (organ && (!opts.registry || opts.ownerId !== undefined))
         throw invalidInput('--organ: an organ worker claims as its registry instance; it cannot be combined with --no-registry or --owner-id', {
           field: '--organ',
         });
+      // An organ registers under its organ id; a different explicit --logical-id would be ignored, so it is refused.
+      const logicalIdSource = cmd.getOptionValueSource('logicalId');
+      if (organ && logicalIdSource !== undefined && logicalIdSource !== 'default' && opts.logicalId !== organ.id)
+        throw invalidInput(
+          `--logical-id '${opts.logicalId}' with --organ '${organ.id}': an organ worker registers under its organ id; leave --logical-id out or give the organ id`,
+          { field: '--logical-id' },
+        );
       const db = await openDb(cmd, { poolSize: 6 });
       let worker: Worker | undefined;
       try {
