@@ -16,7 +16,7 @@ export { ERROR_CODES, SeedCoreError, isSeedCoreError, type SeedCoreErrorCode } f
 export { migrate, migrationStatus, type MigrateOptions, type MigrateResult, type MigrationStatus } from './migrate/runner.js';
 // One composition of a worker (CLI, serve and SeedCore.createDispatcher), and organs.
 export { Worker, createWorker, type WorkerOptions, type WorkerRegistryOptions } from './worker/compose.js';
-export { liveProviders, listOrgans, type LiveProvider, type OrganInfo } from './agents/organs.js';
+export { getOrgan, liveProviders, listOrgans, type ListOrgansOptions, type LiveProvider, type OrganInfo, type OrganPage } from './agents/organs.js';
 export { listCapabilities, unroutableTaskIds, type CapabilityInfo, type CapabilityProvider, type Unroutable } from './agents/routing.js';
 export type { OrganOptions } from './tasks/dispatcher-options.js';
 export {

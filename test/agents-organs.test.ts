@@ -133,7 +133,7 @@ for (const kind of BACKENDS) {
         assert.deepEqual(await liveProviders(t.db, { capability: 'summarize' }), [
           { capability: 'summarize', version: '2.1', organId: 'summarizer-1', instanceId: w.ownerId },
         ]);
-        const [info] = await listOrgans(t.db, { organIds: ['summarizer-1'] });
+        const [info] = (await listOrgans(t.db, { organIds: ['summarizer-1'] })).items;
         assert.deepEqual(info, {
           organId: 'summarizer-1',
           agentId: 'agent-a',
@@ -162,7 +162,7 @@ for (const kind of BACKENDS) {
       }
       // Stopped: the edges stay (the organ's offer), but it is no longer a live provider.
       assert.deepEqual(await liveProviders(t.db, { capability: 'summarize' }), []);
-      assert.deepEqual((await listOrgans(t.db, { organIds: ['summarizer-1'] }))[0]?.instances, []);
+      assert.deepEqual((await listOrgans(t.db, { organIds: ['summarizer-1'] })).items[0]?.instances, []);
       assert.deepEqual(await versions(t.db, 'summarizer-1'), { embed: '1', summarize: '2.1' });
     });
 

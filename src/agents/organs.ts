@@ -7,8 +7,10 @@
  * it no longer advertises are withdrawn. A provider is live while an alive registry instance
  * (current epoch, fresh heartbeat: the view active_instances) has the organ id as logical id.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import type { Db, Queryable } from '../db/types.js';
-import { invalidInput } from '../errors.js';
+import { invalidInput, notFound } from '../errors.js';
+import { Page } from '../tasks/rows.js';
 import type { OrganOptions } from '../tasks/dispatcher-options.js';
 
 /** A dotted-number version: '2', '1.4.0' (at most 8 parts of at most 9 digits; the 025 check). */
@@ -108,7 +110,6 @@ export interface OrganTextNames {
 
 /** The worker's and serve's flags. */
 export const ORGAN_FLAGS: OrganTextNames = { organ: '--organ', agent: '--agent', capabilities: '--capabilities', skills: '--skills' };
-
 /**
  * Parse an organ given as text (`--organ ID --agent ID --capabilities a@1,b@2 --skills x,y`,
  * or the SEEDCORE_ORGAN* settings) into validated OrganOptions; undefined when no organ is
@@ -215,35 +216,105 @@ export async function liveProviders(db: Queryable, options: { capability?: strin
   return r.rows;
 }
 
-/** An organ as registered: its agent and its offer. */
-export interface OrganInfo {
-  organId: string;
-  agentId: string | null;
-  capabilities: { name: string; version: string | null }[];
-  skills: string[];
-  /** Alive registry instances serving it now. */
-  instances: string[];
+/** An organ as registered: its agent, its offer and the instances serving it now. */
+export const OrganSchema = Type.Object({
+  organId: Type.String(),
+  agentId: Type.Union([Type.String(), Type.Null()], { description: 'The agent the organ belongs to (organ_registry.agent_id).' }),
+  capabilities: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      version: Type.Union([Type.String(), Type.Null()], {
+        description: 'The version on the organ__provides__capability edge; null: written without one (counts as 0).',
+      }),
+    }),
+    { description: 'What the organ provides, by name.' },
+  ),
+  skills: Type.Array(Type.String(), { description: 'Skills the organ provides (organ__provides__skill), by name.' }),
+  instances: Type.Array(Type.String({ format: 'uuid' }), {
+    description: 'Alive registry instances (current epoch, fresh heartbeat) whose logical id is the organ id.',
+  }),
+});
+export type OrganInfo = Static<typeof OrganSchema>;
+export const OrganPageSchema = Page(OrganSchema);
+export interface OrganPage {
+  items: OrganInfo[];
+  nextCursor: string | null;
+}
+
+/** Most organs on one page. */
+export const MAX_ORGAN_PAGE = 1000;
+
+export interface ListOrgansOptions {
+  /** Only these organs (e.g. the logical ids of the instances a page shows). */
+  organIds?: readonly string[];
+  /** Organs per page, 1..1000. @defaultValue 100 */
+  limit?: number;
+  /** nextCursor of the previous page. */
+  cursor?: string;
+}
+
+const ORGAN_SELECT = `
+  SELECT o.organ_id AS "organId", o.agent_id AS "agentId",
+         coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.name, 'version', e.version) ORDER BY c.name)
+                     FROM organ_provides_capability e JOIN capability c ON c.capability_id = e.capability_id
+                    WHERE e.organ_id = o.organ_id), '[]'::jsonb) AS capabilities,
+         coalesce((SELECT jsonb_agg(s.skill_name ORDER BY s.skill_name) FROM organ_provides_skill s
+                    WHERE s.organ_id = o.organ_id), '[]'::jsonb) AS skills,
+         coalesce((SELECT jsonb_agg(ai.instance_id::text ORDER BY ai.instance_id) FROM active_instances ai
+                    WHERE ai.logical_id = o.organ_id), '[]'::jsonb) AS instances
+    FROM organ_registry o`;
+
+/** The cursor is the last organ id of the page (organs are listed by id). */
+function decodeOrganCursor(cursor: string): string {
+  try {
+    const p = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(p) && p.length === 1 && typeof p[0] === 'string') return p[0];
+  } catch {
+    // fall through
+  }
+  throw invalidInput(`cursor: expected a nextCursor of an earlier page, got ${JSON.stringify(cursor)}`, {
+    path: 'cursor',
+    expected: 'a nextCursor',
+    got: cursor,
+  });
 }
 
 /**
- * Registered organs with their offer and alive instances; `organIds` narrows the list (e.g.
- * the logical ids of the instances a page shows). Ordered by organ id.
+ * Registered organs with their agent, offer (capabilities with versions, skills) and alive
+ * instances, by organ id, one page at a time: `{ items, nextCursor }` like every list
+ * (GET /api/organs and `seedcore organs list --json` answer the same).
  */
-export async function listOrgans(db: Queryable, options: { organIds?: string[]; limit?: number } = {}): Promise<OrganInfo[]> {
+export async function listOrgans(db: Queryable, options: ListOrgansOptions = {}): Promise<OrganPage> {
+  const limit = options.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ORGAN_PAGE)
+    throw invalidInput(`limit: expected an integer between 1 and ${MAX_ORGAN_PAGE}, got ${JSON.stringify(limit)}`, {
+      path: 'limit',
+      expected: `1..${MAX_ORGAN_PAGE}`,
+      got: String(limit),
+    });
+  const after = options.cursor === undefined ? null : decodeOrganCursor(options.cursor);
   const r = await db.query<OrganInfo>(
-    `SELECT o.organ_id AS "organId", o.agent_id AS "agentId",
-            coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.name, 'version', e.version) ORDER BY c.name)
-                        FROM organ_provides_capability e JOIN capability c ON c.capability_id = e.capability_id
-                       WHERE e.organ_id = o.organ_id), '[]'::jsonb) AS capabilities,
-            coalesce((SELECT jsonb_agg(s.skill_name ORDER BY s.skill_name) FROM organ_provides_skill s
-                       WHERE s.organ_id = o.organ_id), '[]'::jsonb) AS skills,
-            coalesce((SELECT jsonb_agg(ai.instance_id::text ORDER BY ai.instance_id) FROM active_instances ai
-                       WHERE ai.logical_id = o.organ_id), '[]'::jsonb) AS instances
-       FROM organ_registry o
-      WHERE $1::text[] IS NULL OR o.organ_id = ANY($1::text[])
+    `${ORGAN_SELECT}
+      WHERE ($1::text[] IS NULL OR o.organ_id = ANY($1::text[])) AND ($2::text IS NULL OR o.organ_id > $2)
       ORDER BY o.organ_id
-      LIMIT $2`,
-    [options.organIds ?? null, options.limit ?? 500],
+      LIMIT $3`,
+    [options.organIds ? [...options.organIds] : null, after, limit + 1],
   );
-  return r.rows;
+  const items = r.rows.slice(0, limit).map(toOrgan);
+  const last = items[items.length - 1];
+  return { items, nextCursor: r.rows.length > limit && last ? Buffer.from(JSON.stringify([last.organId])).toString('base64url') : null };
+}
+
+/** One registered organ (SEEDCORE_NOT_FOUND when there is none). */
+export async function getOrgan(db: Queryable, organId: string): Promise<OrganInfo> {
+  const r = await db.query<OrganInfo>(`${ORGAN_SELECT} WHERE o.organ_id = $1`, [organId]);
+  const row = r.rows[0];
+  if (!row) throw notFound(`no organ '${organId}' is registered`, { organId });
+  return toOrgan(row);
+}
+
+/** jsonb columns arrive parsed from pg and PGlite alike; copy them into plain arrays. */
+function toOrgan(r: OrganInfo): OrganInfo {
+  const parse = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+  return { organId: r.organId, agentId: r.agentId, capabilities: parse(r.capabilities), skills: parse(r.skills), instances: parse(r.instances) };
 }

@@ -1,10 +1,12 @@
 /**
  * The agent layer's records from the command line: `seedcore memory get|list`,
- * `seedcore artifacts list|get` and `seedcore agents stats`. Read-only, like the HTTP routes.
+ * `seedcore artifacts list|get`, `seedcore organs list|get` and `seedcore agents stats`.
+ * Read-only, like the HTTP routes.
  */
 import type { Command } from 'commander';
 import { getArtifact, listArtifacts, type Artifact } from '../agents/artifacts.js';
 import { getMemory, listMemory, listMemoryVersions, type MemoryCell } from '../agents/memory.js';
+import { MAX_ORGAN_PAGE, getOrgan, listOrgans, type OrganInfo } from '../agents/organs.js';
 import { STAT_DIMENSIONS, agentStats, type AgentStat, type StatDimension } from '../agents/stats.js';
 import type { Db } from '../db/types.js';
 import { invalidInput, notFound } from '../errors.js';
@@ -47,6 +49,12 @@ function statLine(s: AgentStat): string {
     fmt(s.p50Seconds, 's').padStart(9),
     fmt(s.p95Seconds, 's').padStart(9),
   ].join(' ');
+}
+
+function organLine(o: OrganInfo): string {
+  const caps = o.capabilities.map((c) => `${c.name}@${c.version ?? '0'}`).join(',') || '-';
+  const live = o.instances.length ? `live ${o.instances.map((i) => i.slice(0, 8)).join(',')}` : 'not live';
+  return `${o.organId}  agent ${o.agentId ?? '-'}  capabilities ${caps}  skills ${o.skills.join(',') || '-'}  ${live}`;
 }
 
 const pageHint = (nextCursor: string | null): string => (nextCursor ? `\nmore: --cursor ${nextCursor}` : '');
@@ -108,6 +116,24 @@ export function registerAgentCommands(program: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const a = await withDb(cmd, (db) => getArtifact(db, id));
       output(cmd, a, () => `${artifactLine(a)}\n${JSON.stringify(a.props, null, 2)}`);
+    });
+
+  const organs = program.command('organs').description('registered organs: agent, capabilities with versions, skills, live instances');
+  organs
+    .command('list')
+    .description('organs by id, with their agent, offer and the alive registry instances serving each')
+    .option('--limit <n>', `rows per page (1-${MAX_ORGAN_PAGE})`, parseIntOption('--limit', 1, MAX_ORGAN_PAGE), 100)
+    .option('--cursor <cursor>', 'the next page (printed after a full page)')
+    .action(async (o: { limit: number; cursor?: string }, cmd: Command) => {
+      const page = await withDb(cmd, (db) => listOrgans(db, { limit: o.limit, ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) }));
+      output(cmd, page, () => (page.items.length ? page.items.map(organLine).join('\n') : 'no organs') + pageHint(page.nextCursor));
+    });
+  organs
+    .command('get <id>')
+    .description('one organ (exit 4 when it is not registered)')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const organ = await withDb(cmd, (db) => getOrgan(db, id));
+      output(cmd, organ, () => organLine(organ));
     });
 
   const agents = program.command('agents').description('the agent layer: performance per organ, agent and capability');

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { listOrgans } from '../../agents/organs.js';
+import { MAX_ORGAN_PAGE, OrganSchema, listOrgans } from '../../agents/organs.js';
 import { UNROUTABLE_SQL, UnroutableSchema, withUnroutable } from '../../agents/routing.js';
 import { invalidInput } from '../../errors.js';
 import { TASK_PRIORITIES } from '../../tasks/types.js';
@@ -59,13 +59,6 @@ const TaskListItem = Type.Object({
   created_at: Type.String(),
   updated_at: Type.String(),
   unroutable: UnroutableSchema,
-});
-const OrganItem = Type.Object({
-  organId: Type.String(),
-  agentId: NullableString(),
-  capabilities: Type.Array(Type.Object({ name: Type.String(), version: NullableString() })),
-  skills: Type.Array(Type.String()),
-  instances: Type.Array(Type.String(), { description: 'Alive registry instances whose logical id is the organ id.' }),
 });
 const TaskIdParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'Full task id.' }),
@@ -433,9 +426,10 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: ServerContext)
       schema: {
         tags: ['dashboard'],
         summary: 'Registered organs (workers of the agent layer): agent, capabilities with versions, skills and the alive registry instances serving each.',
-        response: { 200: Type.Object({ items: Type.Array(OrganItem) }) },
+        response: { 200: Type.Object({ items: Type.Array(OrganSchema) }) },
       },
     },
-    async () => ({ items: await listOrgans(ctx.db) }),
+    // The dashboard shows every organ at once (GET /api/organs pages the same items).
+    async () => ({ items: (await listOrgans(ctx.db, { limit: MAX_ORGAN_PAGE })).items }),
   );
 }
