@@ -1,14 +1,20 @@
 /**
  * Organs as a public list: GET /api/organs (paged like every list) and GET /api/organs/:id
  * answer what listOrgans() and getOrgan() return, and `seedcore organs list|get --json`
- * prints the same.
+ * prints the same. serve's embedded worker serves as an organ from SEEDCORE_ORGAN* (or the
+ * serve flags), validated like the worker's flags before anything is written.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getOrgan, listOrgans, registerOrgan, type OrganInfo } from '../src/agents/organs.js';
 import type { Db } from '../src/db/types.js';
+import { isSeedCoreError } from '../src/errors.js';
+import { startService } from '../src/server/service.js';
 import { cliDatabase, runCli, type CliDatabase } from './helpers/cli.js';
-import { BACKENDS } from './helpers/db.js';
+import { BACKENDS, emptyDb, freshDb, type TestDb } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
 
 /** Three organs, registered without a worker (so no live instance). */
@@ -40,6 +46,27 @@ const EXPECTED: OrganInfo[] = [
     instances: [],
   },
 ];
+
+/** Set these environment variables while `fn` starts (startService reads them before its first await). */
+function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+const ORGAN_ENV = {
+  SEEDCORE_ORGAN: 'serve-organ',
+  SEEDCORE_ORGAN_AGENT: 'serve-agent',
+  SEEDCORE_ORGAN_CAPABILITIES: 'summarize@2, embed@1.4.0',
+  SEEDCORE_ORGAN_SKILLS: 'english',
+};
 
 for (const kind of BACKENDS) {
   describe(`organs over HTTP, the library and the CLI (${kind})`, () => {
@@ -123,5 +150,103 @@ for (const kind of BACKENDS) {
       assert.equal(missing.code, 4, missing.stderr);
       assert.match(missing.stderr, /SEEDCORE_NOT_FOUND/);
     });
+  });
+
+  describe(`serve's embedded worker as an organ (${kind})`, () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'seedcore-serve-organ-'));
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('SEEDCORE_ORGAN* make the embedded worker an organ: registered under the organ id, with its offer', { timeout: 120_000 }, async () => {
+      let t: TestDb | undefined;
+      if (kind === 'postgres') t = await freshDb('postgres', { poolSize: 2 });
+      try {
+        const target = t ? { databaseUrl: t.url } : { dataDir: join(dir, 'good') };
+        const service = await withEnv(ORGAN_ENV, () => startService({ ...target, port: 0, demo: false }));
+        try {
+          assert.equal(service.organ, 'serve-organ');
+          const instanceId = service.background.instanceId as string;
+          const organ = (await service.server.app.inject({ url: '/api/organs/serve-organ' })).json<OrganInfo>();
+          assert.deepEqual(organ, {
+            organId: 'serve-organ',
+            agentId: 'serve-agent',
+            capabilities: [
+              { name: 'embed', version: '1.4.0' },
+              { name: 'summarize', version: '2' },
+            ],
+            skills: ['english'],
+            instances: [instanceId],
+          });
+          const row = await service.core.db.query<{ logical_id: string; actor_name: string }>(
+            'SELECT logical_id, actor_name FROM registry_instance WHERE instance_id = $1',
+            [instanceId],
+          );
+          assert.deepEqual(row.rows[0], { logical_id: 'serve-organ', actor_name: 'serve' });
+          // It claims routed work: a task requiring summarize>=2 runs on it.
+          const task = await service.core.tasks.submit({ type: 'echo', params: { x: 1 }, requires: ['summarize>=2'] });
+          const deadline = Date.now() + 30_000;
+          let status = task.status;
+          while (status !== 'completed' && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+            status = (await service.core.tasks.get(task.id))?.status ?? status;
+          }
+          assert.equal(status, 'completed');
+        } finally {
+          await service.stop();
+        }
+      } finally {
+        await t?.cleanup();
+      }
+    });
+
+    it('refuses a bad SEEDCORE_ORGAN* setting before anything is written', { timeout: 120_000 }, async () => {
+      let t: TestDb | undefined;
+      if (kind === 'postgres') t = await emptyDb('postgres');
+      try {
+        const target = t ? { databaseUrl: t.url } : { dataDir: join(dir, 'bad') };
+        const cases: [Record<string, string>, RegExp][] = [
+          [{ SEEDCORE_ORGAN: 'o', SEEDCORE_ORGAN_CAPABILITIES: 'summarize' }, /SEEDCORE_ORGAN_CAPABILITIES: expected name@version/],
+          [{ SEEDCORE_ORGAN: 'o', SEEDCORE_ORGAN_CAPABILITIES: 'summarize@2.x' }, /got 'summarize@2\.x'/],
+          [{ SEEDCORE_ORGAN: 'o', SEEDCORE_ORGAN_SKILLS: 'a,b c' }, /SEEDCORE_ORGAN_SKILLS: expected skill names/],
+          [{ SEEDCORE_ORGAN: 'o p' }, /SEEDCORE_ORGAN: expected a non-empty id without spaces/],
+          [{ SEEDCORE_ORGAN_AGENT: 'a' }, /SEEDCORE_ORGAN_AGENT describes an organ: give SEEDCORE_ORGAN <id> too/],
+        ];
+        for (const [vars, message] of cases) {
+          await assert.rejects(
+            withEnv(vars, () => startService({ ...target, port: 0, demo: false })),
+            (e: unknown) => isSeedCoreError(e) && e.code === 'SEEDCORE_INVALID_INPUT' && message.test(e.message),
+            JSON.stringify(vars),
+          );
+        }
+        await assert.rejects(startService({ ...target, port: 0, demo: false, background: false, organ: { id: 'o' } }), /background work is off/);
+        if (t) {
+          // Not even migrated: the database was never opened for writing.
+          const tables = await t.db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'");
+          assert.equal(tables.rowCount, 0);
+        } else assert.equal(existsSync(join(dir, 'bad')), false, 'the data directory is not created');
+      } finally {
+        await t?.cleanup();
+      }
+    });
+
+    // The flags are refused before any database is opened, so one backend shows it.
+    if (kind === 'pglite')
+      it('seedcore serve refuses bad organ flags (exit 2) before opening the database', { timeout: 120_000 }, async () => {
+        const target = ['--data-dir', join(dir, 'cli')];
+        const cases: [string[], RegExp][] = [
+          [['--organ', 'o', '--capabilities', 'summarize'], /--capabilities: expected name@version/],
+          [['--agent', 'a'], /--agent describes an organ: give --organ <id> too/],
+          [['--organ', 'o', '--no-background'], /background work is off/],
+        ];
+        for (const [args, message] of cases) {
+          const r = await runCli([...target, 'serve', '--port', '0', '--no-demo', ...args]);
+          assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+          assert.match(r.stderr, /SEEDCORE_INVALID_INPUT/);
+          assert.match(r.stderr, message);
+        }
+        assert.equal(existsSync(join(dir, 'cli')), false);
+      });
   });
 }

@@ -110,6 +110,14 @@ export interface OrganTextNames {
 
 /** The worker's and serve's flags. */
 export const ORGAN_FLAGS: OrganTextNames = { organ: '--organ', agent: '--agent', capabilities: '--capabilities', skills: '--skills' };
+/** serve's settings for its embedded worker. */
+export const ORGAN_ENV: OrganTextNames = {
+  organ: 'SEEDCORE_ORGAN',
+  agent: 'SEEDCORE_ORGAN_AGENT',
+  capabilities: 'SEEDCORE_ORGAN_CAPABILITIES',
+  skills: 'SEEDCORE_ORGAN_SKILLS',
+};
+
 /**
  * Parse an organ given as text (`--organ ID --agent ID --capabilities a@1,b@2 --skills x,y`,
  * or the SEEDCORE_ORGAN* settings) into validated OrganOptions; undefined when no organ is
@@ -142,6 +150,16 @@ export function organFromText(text: OrganText, names: OrganTextNames = ORGAN_FLA
   };
   validateOrgan(organ);
   return organ;
+}
+
+/** serve's organ from the environment (SEEDCORE_ORGAN, _AGENT, _CAPABILITIES, _SKILLS), or undefined. */
+export function organFromEnvironment(env: NodeJS.ProcessEnv = process.env): OrganOptions | undefined {
+  // An empty variable counts as unset, as for the other SEEDCORE_* settings.
+  const read = (name: string): string | undefined => (env[name] === undefined || env[name].trim() === '' ? undefined : env[name]);
+  return organFromText(
+    { organ: read(ORGAN_ENV.organ), agent: read(ORGAN_ENV.agent), capabilities: read(ORGAN_ENV.capabilities), skills: read(ORGAN_ENV.skills) },
+    ORGAN_ENV,
+  );
 }
 
 /**

@@ -1,6 +1,19 @@
 import type { Command } from 'commander';
+import { ORGAN_FLAGS, organFromText } from '../agents/organs.js';
 import { startService } from '../server/service.js';
 import { globalOptions, parseIntOption } from './context.js';
+
+interface ServeOptions {
+  port?: number;
+  host?: string;
+  demo: boolean;
+  background: boolean;
+  logRequests?: boolean;
+  organ?: string;
+  agent?: string;
+  capabilities?: string;
+  skills?: string;
+}
 
 /** How long a SIGTERM/SIGINT shutdown may take before the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 9_000;
@@ -14,6 +27,10 @@ export function registerServeCommand(program: Command): void {
     .option('--no-demo', 'do not load demo data into an empty database')
     .option('--no-background', 'serve only: run no dispatcher or registry heartbeat in this process')
     .option('--log-requests', 'log one line per request at info (default: at debug; or SEEDCORE_LOG_REQUESTS=1)')
+    .option('--organ <id>', 'the embedded worker serves as this organ (default: $SEEDCORE_ORGAN), as `seedcore worker --organ`')
+    .option('--agent <id>', 'with --organ: the agent the organ belongs to')
+    .option('--capabilities <name@version,…>', 'with --organ: capabilities provided, each at a dotted-number version (summarize@2,embed@1.4.0)')
+    .option('--skills <a,b>', 'with --organ: skills provided')
     .addHelpText(
       'after',
       `
@@ -29,13 +46,19 @@ Environment:
   LOG_LEVEL           pino level for the JSON logs on stdout (info)
   SEEDCORE_LOG_REQUESTS=1   one log line per request at info (like --log-requests)
   SEEDCORE_ALLOWED_HOSTS    without a token: host names besides loopback the API answers for
+  SEEDCORE_ORGAN, SEEDCORE_ORGAN_AGENT, SEEDCORE_ORGAN_CAPABILITIES, SEEDCORE_ORGAN_SKILLS
+                      the embedded worker as an organ (like --organ, --agent, --capabilities,
+                      --skills; the flags, when --organ is given, replace all four)
 
 The first line on stdout is "SeedCore listening on <url>"; JSON logs follow.
 SIGTERM or SIGINT stops the dispatcher, deregisters, closes the server and the database.
 On a read-only standby it serves reads only (no demo data, dispatcher or heartbeat).`,
     )
-    .action(async (opts: { port?: number; host?: string; demo: boolean; background: boolean; logRequests?: boolean }, cmd: Command) => {
+    .action(async (opts: ServeOptions, cmd: Command) => {
       const g = globalOptions(cmd);
+      // The organ flags are parsed as the worker's are, before anything is opened; without
+      // --organ the service reads SEEDCORE_ORGAN* (and --agent and the others alone are refused).
+      const organ = organFromText(opts, ORGAN_FLAGS);
       // One signal handler for the process's whole life. A signal while starting (e.g. a
       // process manager stopping us right away) is noted and acted on once started, so the
       // port and data-directory lock are released; starting may not take forever after it.
@@ -63,6 +86,7 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
         background: opts.background,
         logger: { level: process.env.LOG_LEVEL ?? 'info' },
         ...(opts.logRequests ? { logRequests: true } : {}),
+        ...(organ ? { organ } : {}),
         onListening: (url) => process.stdout.write(`SeedCore listening on ${url}\n`),
       });
       const service = await started;
@@ -74,6 +98,7 @@ On a read-only standby it serves reads only (no demo data, dispatcher or heartbe
           backend: service.core.db.kind,
           demo: service.demo,
           standby: service.standby,
+          ...(service.organ !== null ? { organ: service.organ } : {}),
           background: service.background.features,
           routes: service.server.features,
         },

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { SeedCoreError } from '../errors.js';
 import type { SeedCore } from '../seedcore.js';
 import type { DispatcherEvent } from '../tasks/dispatcher.js';
+import type { OrganOptions } from '../tasks/dispatcher-options.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface Background {
@@ -24,8 +25,10 @@ export interface BackgroundOptions {
   concurrency?: number;
   /** How long running handlers may finish on shutdown before they are aborted. @defaultValue 4000 (serve must exit within 10 s) */
   graceMs?: number;
-  /** Registry logical id. @defaultValue 'seedcore-serve' */
+  /** Registry logical id. @defaultValue 'seedcore-serve' (an organ: its organ id) */
   logicalId?: string;
+  /** Serve as this organ (registered under the organ id, with its offer). */
+  organ?: OrganOptions;
 }
 
 /** Turn dispatcher events into metrics: claims, outcomes, handler durations, recoveries. */
@@ -87,7 +90,8 @@ export async function startBackground(
     builtins: true,
     handlers: {},
     concurrency: options.concurrency ?? 4,
-    registry: { logicalId: options.logicalId ?? 'seedcore-serve', actorName: 'serve', serveRoute: url },
+    registry: { ...(options.organ ? {} : { logicalId: options.logicalId ?? 'seedcore-serve' }), actorName: 'serve', serveRoute: url },
+    ...(options.organ ? { organ: options.organ } : {}),
     logger,
     onEvent: (e) => {
       observe(e);

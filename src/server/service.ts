@@ -5,8 +5,10 @@
  * in order — background work, HTTP server, database — within a time limit.
  */
 import type { FastifyServerOptions } from 'fastify';
+import { organFromEnvironment, validateOrgan } from '../agents/organs.js';
 import { SeedCoreError, invalidInput } from '../errors.js';
 import { openSeedCore, type SeedCore } from '../seedcore.js';
+import type { OrganOptions } from '../tasks/dispatcher-options.js';
 import { isEmptyDatabase, loadDemoData, type DemoSummary } from '../demo/load.js';
 import { buildServer, type SeedCoreServer } from './app.js';
 import { startBackground, type Background } from './background.js';
@@ -29,6 +31,12 @@ export interface ServiceOptions {
   eventsTickMs?: number;
   /** One log line per request at info (else debug). @defaultValue process.env.SEEDCORE_LOG_REQUESTS === '1' */
   logRequests?: boolean;
+  /**
+   * Run the embedded worker as this organ (registered under the organ id, with its agent,
+   * capabilities and skills); null: a plain worker. Validated before the database is opened.
+   * @defaultValue from SEEDCORE_ORGAN, SEEDCORE_ORGAN_AGENT, SEEDCORE_ORGAN_CAPABILITIES, SEEDCORE_ORGAN_SKILLS
+   */
+  organ?: OrganOptions | null;
   /** Called once the server listens, before background work starts (serve prints the URL here). */
   onListening?: (url: string) => void;
 }
@@ -41,6 +49,8 @@ export interface RunningService {
   background: Background;
   /** The database is a read-only standby: serving reads only (no demo data, no background work). */
   standby: boolean;
+  /** The organ the embedded worker serves (null: none, or no background work). */
+  organ: string | null;
   /** Stop everything; resolves when the database is closed. */
   stop(): Promise<void>;
 }
@@ -58,6 +68,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
   // Check the address before opening (and perhaps migrating) the database.
   const port = options.port ?? envPort();
   const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+  // So is the organ (flags or SEEDCORE_ORGAN*): a bad one is refused before anything is written.
+  const organ = options.organ === undefined ? organFromEnvironment() : options.organ === null ? undefined : options.organ;
+  if (organ !== undefined) {
+    validateOrgan(organ);
+    if (options.background === false)
+      throw invalidInput(`organ '${organ.id}': the embedded worker serves the organ, and background work is off (--no-background)`, { field: 'organ' });
+  }
   const core = await openSeedCore({
     databaseUrl: options.databaseUrl,
     dataDir: options.dataDir,
@@ -102,7 +119,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     options.onListening?.(url);
     if (standby) app.log.warn('the database is a read-only standby: serving reads only, no dispatcher or registry heartbeat');
-    background = options.background === false || standby ? { features: [], stop: async () => {} } : await startBackground(core, server.metrics, url, app.log);
+    background =
+      options.background === false || standby
+        ? { features: [], stop: async () => {} }
+        : await startBackground(core, server.metrics, url, app.log, organ ? { organ } : {});
     const bg = background;
     const srv = server;
     let stopping: Promise<void> | undefined;
@@ -113,6 +133,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Runnin
       demo,
       background,
       standby,
+      organ: organ !== undefined && background.features.includes('dispatcher') ? organ.id : null,
       stop() {
         stopping ??= (async () => {
           try {
