@@ -1,6 +1,6 @@
 /**
- * One schema per shape, the same answer from every face: schedules, queue limits, facts and
- * the task list's waiting filter are rejected by the library, the HTTP API and the CLI with the
+ * One schema per shape, the same answer from every face: schedules, queue limits, facts, graph
+ * nodes and edges, and the task list's waiting filter are rejected by the library, the HTTP API and the CLI with the
  * same code and the same `path` / `expected` / `got`, with nothing written, and accepted alike
  * when good; the CLI's --json lists are the HTTP bodies.
  *
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isSeedCoreError } from '../src/errors.js';
 import { FactInputSchema, FactPatchSchema, FactSchema } from '../src/facts/schemas.js';
+import { EdgeInputSchema, NodeInputSchema } from '../src/graph/schema.js';
 import { QueueLimitSchema, QueueSchema } from '../src/tasks/queues.js';
 import { ScheduleFieldsSchema, ScheduleInputSchema, ScheduleSchema } from '../src/tasks/schedules.js';
 import type { SeedCore } from '../src/seedcore.js';
@@ -215,6 +216,104 @@ const CASES: Case[] = [
     cli: null,
     path: 'colour',
   },
+  {
+    why: 'graph node: unknown type',
+    library: (c) => c.graph.createNode('planet', 'x'),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'planet', id: 'x' } },
+    cli: ['graph', 'node', 'create', 'planet', 'x'],
+    path: 'type',
+    embedded: true,
+  },
+  {
+    why: 'graph node: blank id',
+    library: (c) => c.graph.createNode('agent', '  '),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'agent', id: '  ' } },
+    cli: ['graph', 'node', 'create', 'agent', '  '],
+    path: 'id',
+  },
+  {
+    why: 'graph node: a uuid-keyed type with an id that is not a uuid',
+    library: (c) => c.graph.createNode('capability', 'abc', { name: 'summarize' }),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'capability', id: 'abc', attributes: { name: 'summarize' } } },
+    cli: ['graph', 'node', 'create', 'capability', 'abc', '--attrs', '{"name":"summarize"}'],
+    path: 'id',
+  },
+  {
+    why: 'graph node: attributes not an object',
+    library: (c) => c.graph.createNode('agent', 'parity-agent', [1] as never),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'agent', id: 'parity-agent', attributes: [1] } },
+    cli: ['graph', 'node', 'create', 'agent', 'parity-agent', '--attrs', '[1]'],
+    path: 'attributes',
+  },
+  {
+    why: 'graph node: an attribute the type does not have',
+    library: (c) => c.graph.createNode('agent', 'parity-agent', { colour: 'red' }),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'agent', id: 'parity-agent', attributes: { colour: 'red' } } },
+    cli: ['graph', 'node', 'create', 'agent', 'parity-agent', '--attrs', '{"colour":"red"}'],
+    path: 'attributes.colour',
+    embedded: true,
+  },
+  {
+    why: 'graph node: an integer attribute given a fraction',
+    library: (c) => c.graph.createNode('memory_cell', undefined, { scope: 's', mkey: 'k', version: 1.5 }),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'memory_cell', attributes: { scope: 's', mkey: 'k', version: 1.5 } } },
+    cli: ['graph', 'node', 'create', 'memory_cell', '--attrs', '{"scope":"s","mkey":"k","version":1.5}'],
+    path: 'attributes.version',
+  },
+  {
+    why: 'graph node: a required attribute left out',
+    library: (c) => c.graph.createNode('artifact', undefined, {}),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'artifact', attributes: {} } },
+    cli: ['graph', 'node', 'create', 'artifact'],
+    path: 'attributes.uri',
+  },
+  {
+    why: 'graph node: NUL in an attribute name',
+    library: (c) => c.graph.createNode('agent', 'parity-agent', { display_name: 'x', 'x\u0000': 1 }),
+    http: { method: 'POST', url: '/api/graph/nodes', payload: { type: 'agent', id: 'parity-agent', attributes: { display_name: 'x', 'x\u0000': 1 } } },
+    cli: null,
+    path: 'attributes.x\\u0000',
+  },
+  {
+    why: 'graph edge: unknown edge type',
+    library: (c) => c.graph.addEdge('agent__hates__agent', 'a1', 'a2'),
+    http: { method: 'POST', url: '/api/graph/edges', payload: { edge_type: 'agent__hates__agent', src: 'a1', dst: 'a2' } },
+    cli: ['graph', 'edge', 'add', 'agent__hates__agent', 'a1', 'a2'],
+    path: 'edge_type',
+    embedded: true,
+  },
+  {
+    why: 'graph edge: a node id that is not a number',
+    library: (c) => c.graph.addEdge('agent__collab__agent', { nodeId: 'abc' }, 'a2'),
+    http: { method: 'POST', url: '/api/graph/edges', payload: { edge_type: 'agent__collab__agent', src: { nodeId: 'abc' }, dst: 'a2' } },
+    cli: ['graph', 'edge', 'add', 'agent__collab__agent', 'node:abc', 'a2'],
+    path: 'src.nodeId',
+  },
+  {
+    why: 'graph edge: a blank endpoint',
+    library: (c) => c.graph.addEdge('agent__collab__agent', 'a1', ' '),
+    http: { method: 'POST', url: '/api/graph/edges', payload: { edge_type: 'agent__collab__agent', src: 'a1', dst: ' ' } },
+    cli: ['graph', 'edge', 'add', 'agent__collab__agent', 'a1', ' '],
+    path: 'dst',
+  },
+  {
+    why: 'graph edge: a uuid-keyed endpoint that is not a uuid',
+    library: (c) => c.graph.addEdge('task__reads__fact', 'not-a-uuid', '00000000-0000-4000-8000-000000000000'),
+    http: {
+      method: 'POST',
+      url: '/api/graph/edges',
+      payload: { edge_type: 'task__reads__fact', src: 'not-a-uuid', dst: '00000000-0000-4000-8000-000000000000' },
+    },
+    cli: ['graph', 'edge', 'add', 'task__reads__fact', 'not-a-uuid', '00000000-0000-4000-8000-000000000000'],
+    path: 'src',
+  },
+  {
+    why: 'graph edge: an endpoint object with an unknown field',
+    library: (c) => c.graph.addEdge('agent__collab__agent', { nodeId: 1, colour: 'red' } as never, 'a2'),
+    http: { method: 'POST', url: '/api/graph/edges', payload: { edge_type: 'agent__collab__agent', src: { nodeId: 1, colour: 'red' }, dst: 'a2' } },
+    cli: null,
+    path: 'src.colour',
+  },
 ];
 
 function fromError(e: unknown): Rejection {
@@ -232,7 +331,9 @@ async function counts(s: TestServer): Promise<Record<string, number>> {
   const { rows } = await s.core.db.query<Record<string, number>>(
     `SELECT (SELECT count(*)::int FROM task_schedules) AS schedules, (SELECT count(*)::int FROM queue_limits) AS limits,
             (SELECT count(*)::int FROM facts) AS facts, (SELECT count(*)::int FROM fact_sources) AS sources,
-            (SELECT count(*)::int FROM tasks) AS tasks`,
+            (SELECT count(*)::int FROM tasks) AS tasks, (SELECT count(*)::int FROM graph_node_map) AS nodes,
+            (SELECT count(*)::int FROM agent_registry) AS agents, (SELECT count(*)::int FROM memory_cell) AS memory_cells,
+            (SELECT count(*)::int FROM agent_collab_agent) AS collab_edges`,
   );
   return rows[0] as Record<string, number>;
 }
@@ -386,6 +487,41 @@ for (const kind of BACKENDS) {
       assert.deepEqual(comparable(JSON.parse(out.stdout)), lib, 'the CLI stores what the library stores');
     });
 
+    it('accepts the same node and edge from every face and answers alike', { timeout: 600_000 }, async () => {
+      const before = await counts(s);
+      const lib = await s.core.graph.createNode('agent', 'g-library', { display_name: 'Same' });
+      const http = await s.app.inject({
+        method: 'POST',
+        url: '/api/graph/nodes',
+        payload: { type: 'agent', id: 'g-http', attributes: { display_name: 'Same' } },
+      });
+      assert.equal(http.statusCode, 201, http.body);
+      const node = http.json() as { node_id: number; node_type: string; ext_id: string };
+      assert.deepEqual(Object.keys(node).sort(), Object.keys(lib).sort(), 'HTTP answers with the node the library returns');
+      assert.deepEqual([node.node_type, node.ext_id], ['agent', 'g-http']);
+      assert.equal((await s.core.graph.getNode({ type: 'agent', id: 'g-http' }))?.attributes.display_name, 'Same', 'HTTP stored the attributes');
+      const edge = await s.app.inject({
+        method: 'POST',
+        url: '/api/graph/edges',
+        payload: { edge_type: 'agent__collab__agent', src: 'g-library', dst: { nodeId: node.node_id } },
+      });
+      assert.equal(edge.statusCode, 201, edge.body);
+      const again = await s.core.graph.addEdge('agent__collab__agent', 'g-library', 'g-http');
+      assert.deepEqual(JSON.parse(JSON.stringify(again)), { ...(edge.json() as object), created: false }, 'the library sees the edge HTTP added');
+      const after = await counts(s);
+      const added = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+      assert.deepEqual([added('agents'), added('collab_edges')], [2, 1], 'positive control: good input is written');
+      if (kind === 'postgres') {
+        const out = await cli(['graph', 'node', 'create', 'agent', 'g-cli', '--attrs', '{"display_name":"Same"}']);
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(Object.keys(JSON.parse(out.stdout) as object).sort(), Object.keys(lib).sort());
+        const e = await cli(['graph', 'edge', 'add', 'agent__collab__agent', 'g-cli', 'g-http']);
+        assert.equal(e.code, 0, e.stderr);
+        const printed = JSON.parse(e.stdout) as { created: boolean; dst: unknown };
+        assert.deepEqual([printed.created, printed.dst], [true, node], 'the CLI prints the edge as HTTP answers it');
+      }
+    });
+
     it('names the library schemas as OpenAPI components, and the routes take and return them', async () => {
       const doc = (await s.app.inject('/openapi.json')).json();
       const keys = (o: { properties?: object }) => Object.keys(o.properties ?? {}).sort();
@@ -405,6 +541,10 @@ for (const kind of BACKENDS) {
       assert.deepEqual(keys(body('/api/facts/{id}', 'patch')), keys(FactPatchSchema));
       assert.deepEqual(keys(components.Fact), keys(FactSchema));
       assert.deepEqual(keys(ok('/api/facts', 'post', '201')), keys(FactSchema));
+      assert.deepEqual(keys(components.GraphNodeInput), keys(NodeInputSchema));
+      assert.deepEqual(keys(body('/api/graph/nodes', 'post')), keys(NodeInputSchema));
+      assert.deepEqual(keys(components.GraphEdgeInput), keys(EdgeInputSchema));
+      assert.deepEqual(keys(body('/api/graph/edges', 'post')), keys(EdgeInputSchema));
       assert.ok(keys(FactSchema).includes('confidence') && keys(ScheduleSchema).includes('next_slot'), 'positive control: the schemas have their fields');
     });
 

@@ -5,8 +5,9 @@
  */
 import type { Db, Queryable } from '../db/types.js';
 import { invalidInput, notFound } from '../errors.js';
+import { assertSchema, got } from '../schema-check.js';
 import { checkExtId, checkNodeId, nodesById, resolveNode, type GraphNode } from './nodes.js';
-import { EDGE_DEFS, EDGE_TYPES, NODE_DEFS, NODE_TYPES, edgeDef, type EdgeTypeDef, type NodeType } from './schema.js';
+import { EDGE_DEFS, EDGE_TYPES, EdgeInputSchema, NODE_DEFS, NODE_TYPES, edgeDef, type EdgeTypeDef, type NodeType } from './schema.js';
 
 /** An edge endpoint: the entity's external id, or its graph node id. */
 export type EdgeEndpoint = string | { nodeId: number | string };
@@ -17,36 +18,60 @@ export interface GraphEdge {
   dst: GraphNode;
 }
 
-export function checkEdgeType(name: unknown): EdgeTypeDef {
+/** The edge type named `name`; SEEDCORE_INVALID_INPUT at `path` (expected: one of the edge types) otherwise. */
+export function checkEdgeType(name: unknown, path = 'edge_type'): EdgeTypeDef {
   const def = typeof name === 'string' ? edgeDef(name) : undefined;
-  if (!def) throw invalidInput(`unknown edge type '${String(name)}' (edge types: ${EDGE_TYPES.join(', ')})`, { edge_type: name });
+  if (!def)
+    throw invalidInput(`unknown edge type '${String(name)}' (edge types: ${EDGE_TYPES.join(', ')})`, {
+      edge_type: name,
+      path,
+      expected: `one of ${EDGE_TYPES.join(', ')}`,
+      got: got(name),
+    });
   return def;
 }
 
-async function endpoint(q: Queryable, type: NodeType, ep: EdgeEndpoint, side: string): Promise<GraphNode> {
+/**
+ * The one check of an edge input (EdgeInputSchema: the body of POST /api/graph/edges), with
+ * the edge type first so an unknown one is named as such.
+ */
+function checkEdgeInput(edgeType: unknown, src: unknown, dst: unknown): EdgeTypeDef {
+  const def = checkEdgeType(edgeType);
+  assertSchema(EdgeInputSchema, { edge_type: edgeType, src, dst });
+  return def;
+}
+
+async function endpoint(q: Queryable, type: NodeType, ep: EdgeEndpoint, side: 'src' | 'dst'): Promise<GraphNode> {
+  const name = side === 'src' ? 'source' : 'target';
   if (typeof ep === 'object' && ep !== null && 'nodeId' in ep) {
-    const id = checkNodeId(ep.nodeId);
+    const id = checkNodeId(ep.nodeId, `${side}.nodeId`);
     const [n] = await nodesById(q, [id]);
-    if (!n) throw notFound(`${side} node ${id} does not exist`, { node_id: id });
-    if (n.node_type !== type) throw invalidInput(`${side} node ${id} is a ${n.node_type}, this edge type needs a ${type}`, { node_id: id });
+    if (!n) throw notFound(`${name} node ${id} does not exist`, { node_id: id });
+    if (n.node_type !== type)
+      throw invalidInput(`${name} node ${id} is a ${n.node_type}, this edge type needs a ${type}`, {
+        node_id: id,
+        path: `${side}.nodeId`,
+        expected: `the node id of a ${type}`,
+        got: `a ${n.node_type} node`,
+      });
     return n;
   }
   const def = NODE_DEFS[type];
-  const id = checkExtId(def, ep);
+  const id = checkExtId(def, ep, side);
   try {
     return await resolveNode(q, { type, id });
   } catch (e) {
-    if (e instanceof Error && 'code' in e && e.code === 'SEEDCORE_NOT_FOUND') throw notFound(`${side} ${type} '${id}' does not exist`, { node_type: type, id });
+    if (e instanceof Error && 'code' in e && e.code === 'SEEDCORE_NOT_FOUND') throw notFound(`${name} ${type} '${id}' does not exist`, { node_type: type, id });
     throw e;
   }
 }
 
 /** Add an edge; both endpoints must exist. Adding an existing edge is a no-op (`created: false`). */
 export async function addEdge(db: Db, edgeType: string, src: EdgeEndpoint, dst: EdgeEndpoint): Promise<GraphEdge & { created: boolean }> {
-  const def = checkEdgeType(edgeType);
+  const def = checkEdgeInput(edgeType, src, dst);
   return db.transaction(async (tx) => {
-    const s = await endpoint(tx, def.srcType, src, 'source');
-    const d = await endpoint(tx, def.dstType, dst, 'target');
+    const s = await endpoint(tx, def.srcType, src, 'src');
+    const d = await endpoint(tx, def.dstType, dst, 'dst');
     const r = await tx.query(
       `INSERT INTO ${def.table} (${def.srcCol}, ${def.dstCol}) VALUES ($1::${NODE_DEFS[def.srcType].keyKind}, $2::${NODE_DEFS[def.dstType].keyKind})
        ON CONFLICT DO NOTHING`,
@@ -58,10 +83,10 @@ export async function addEdge(db: Db, edgeType: string, src: EdgeEndpoint, dst: 
 
 /** Remove an edge; returns false if it did not exist. */
 export async function removeEdge(db: Db, edgeType: string, src: EdgeEndpoint, dst: EdgeEndpoint): Promise<boolean> {
-  const def = checkEdgeType(edgeType);
+  const def = checkEdgeInput(edgeType, src, dst);
   return db.transaction(async (tx) => {
-    const s = await endpoint(tx, def.srcType, src, 'source');
-    const d = await endpoint(tx, def.dstType, dst, 'target');
+    const s = await endpoint(tx, def.srcType, src, 'src');
+    const d = await endpoint(tx, def.dstType, dst, 'dst');
     const r = await tx.query(
       `DELETE FROM ${def.table} WHERE ${def.srcCol} = $1::${NODE_DEFS[def.srcType].keyKind} AND ${def.dstCol} = $2::${NODE_DEFS[def.dstType].keyKind}`,
       [s.ext_id, d.ext_id],

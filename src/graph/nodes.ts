@@ -5,7 +5,19 @@
  */
 import type { Queryable, Db } from '../db/types.js';
 import { SeedCoreError, invalidInput, notFound, sqlState } from '../errors.js';
-import { NODE_DEFS, NODE_TYPES, isNodeType, isUuid, type ColumnKind, type NodeType, type NodeTypeDef } from './schema.js';
+import { assertSchema, got } from '../schema-check.js';
+import {
+  NODE_DEFS,
+  NODE_TYPES,
+  NodeAttributesSchema,
+  NodeInputSchema,
+  NodeUpdateSchema,
+  isNodeType,
+  isUuid,
+  type ColumnKind,
+  type NodeType,
+  type NodeTypeDef,
+} from './schema.js';
 
 /** A graph node: its canonical id, its type and the key of its entity. */
 export interface GraphNode {
@@ -29,21 +41,31 @@ export function toNode(r: NodeRow): GraphNode {
   return { node_id: Number(r.node_id), node_type: r.node_type as NodeType, ext_id: r.ext_id };
 }
 
-export function nodeTypeDef(type: unknown): NodeTypeDef {
-  if (!isNodeType(type)) throw invalidInput(`unknown node type '${String(type)}' (node types: ${NODE_TYPES.join(', ')})`, { node_type: type });
+/** SEEDCORE_INVALID_INPUT naming the field (`path`), what was `expected` and what it `got`, as the schema checks do. */
+function badField(path: string, expected: string, value: unknown, message: string, details: Record<string, unknown> = {}): SeedCoreError {
+  return invalidInput(message, { ...details, path, expected, got: got(value) });
+}
+
+export function nodeTypeDef(type: unknown, path = 'type'): NodeTypeDef {
+  if (!isNodeType(type))
+    throw badField(path, `one of ${NODE_TYPES.join(', ')}`, type, `unknown node type '${String(type)}' (node types: ${NODE_TYPES.join(', ')})`, {
+      node_type: type,
+    });
   return NODE_DEFS[type];
 }
 
-/** Validate an external id for a node type: uuid-keyed types need a uuid, text keys must be non-empty. */
-export function checkExtId(def: NodeTypeDef, id: unknown): string {
-  if (typeof id !== 'string' || id.trim() === '') throw invalidInput(`${def.type} id must be a non-empty string`, { node_type: def.type, id });
-  if (def.keyKind === 'uuid' && !isUuid(id)) throw invalidInput(`${def.type} id must be a uuid (got '${id}')`, { node_type: def.type, id });
+/** Validate an external id for a node type: uuid-keyed types need a uuid, text keys must be non-blank. */
+export function checkExtId(def: NodeTypeDef, id: unknown, path = 'id'): string {
+  if (typeof id !== 'string' || id.trim() === '')
+    throw badField(path, 'a non-blank string', id, `${def.type} id must be a non-empty string`, { node_type: def.type, id });
+  if (def.keyKind === 'uuid' && !isUuid(id)) throw badField(path, 'a UUID', id, `${def.type} id must be a uuid (got '${id}')`, { node_type: def.type, id });
   return id;
 }
 
-export function checkNodeId(id: unknown): number {
+export function checkNodeId(id: unknown, path = 'nodeId'): number {
   const n = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw invalidInput(`node id must be a positive integer (got ${JSON.stringify(id)})`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1)
+    throw badField(path, 'a positive integer', id, `node id must be a positive integer (got ${JSON.stringify(id)})`);
   return n;
 }
 
@@ -89,37 +111,13 @@ function castFor(kind: ColumnKind): string {
   return kind === 'int' ? 'integer' : kind;
 }
 
-/** Validate attributes against the type's columns; returns [column, value-as-param] pairs. */
-function checkAttributes(def: NodeTypeDef, attrs: NodeAttributes): Array<[string, unknown]> {
-  if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) throw invalidInput(`${def.type} attributes must be an object`);
-  const out: Array<[string, unknown]> = [];
-  for (const [col, value] of Object.entries(attrs)) {
-    const kind = def.columns[col];
-    if (!kind) {
-      const known = Object.keys(def.columns);
-      throw invalidInput(`unknown ${def.type} attribute '${col}' (${known.length ? `known: ${known.join(', ')}` : 'this type has no attributes'})`, {
-        node_type: def.type,
-        attribute: col,
-      });
-    }
-    if (value === null) {
-      if (def.required.includes(col)) throw invalidInput(`${def.type} attribute '${col}' must not be null`);
-      out.push([col, null]);
-      continue;
-    }
-    const ok =
-      kind === 'text'
-        ? typeof value === 'string'
-        : kind === 'int'
-          ? Number.isInteger(value)
-          : kind === 'text[]'
-            ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-            : typeof value === 'object';
-    if (!ok)
-      throw invalidInput(`${def.type} attribute '${col}' must be ${kind === 'jsonb' ? 'a JSON object or array' : `of type ${kind}`}`, { attribute: col });
-    out.push([col, kind === 'jsonb' ? JSON.stringify(value) : value]);
-  }
-  return out;
+/**
+ * Check attributes against the type's schema (NodeAttributesSchema: known columns, their
+ * kinds, required ones on create) and return [column, value-as-param] pairs.
+ */
+function checkAttributes(def: NodeTypeDef, attrs: NodeAttributes, mode: 'create' | 'update'): Array<[string, unknown]> {
+  assertSchema(NodeAttributesSchema[def.type][mode], attrs, 'attributes');
+  return Object.entries(attrs).map(([col, value]) => [col, value !== null && def.columns[col] === 'jsonb' ? JSON.stringify(value) : value]);
 }
 
 function mapWriteError(e: unknown, def: NodeTypeDef, what: string, id?: string): never {
@@ -145,14 +143,22 @@ function mapWriteError(e: unknown, def: NodeTypeDef, what: string, id?: string):
  * maps an existing task (NOT_FOUND otherwise).
  */
 export async function createNode(db: Db, type: string, id: string | undefined, attrs: NodeAttributes = {}): Promise<GraphNode> {
+  // One schema for the input (NodeInputSchema: the body of POST /api/graph/nodes), then the
+  // checks that depend on the type: its key kind and its attribute columns.
+  assertSchema(NodeInputSchema, { type, ...(id !== undefined ? { id } : {}), attributes: attrs });
   const def = nodeTypeDef(type);
   if (!def.writable) {
-    if (Object.keys(attrs).length > 0) throw invalidInput('task nodes have no graph attributes; change tasks through the task API');
+    if (Object.keys(attrs).length > 0)
+      throw badField(
+        'attributes',
+        'no attributes (change tasks through the task API)',
+        attrs,
+        'task nodes have no graph attributes; change tasks through the task API',
+      );
     return resolveNode(db, { type: def.type, id: checkExtId(def, id) });
   }
   if (def.keyKind === 'text' || id !== undefined) checkExtId(def, id);
-  const pairs = checkAttributes(def, attrs);
-  for (const req of def.required) if (!pairs.some(([c, v]) => c === req && v !== null)) throw invalidInput(`${def.type} attribute '${req}' is required`);
+  const pairs = checkAttributes(def, attrs, 'create');
   // The key (when given) goes first; every value is cast to its column's type.
   const all: Array<[string, unknown, string]> = pairs.map(([c, v]) => [c, v, castFor(def.columns[c] as ColumnKind)]);
   if (id !== undefined) all.unshift([def.key, id, def.keyKind]);
@@ -177,11 +183,13 @@ export async function createNode(db: Db, type: string, id: string | undefined, a
 
 /** Update attributes of an existing entity; NOT_FOUND if it does not exist. */
 export async function updateNode(db: Db, type: string, id: string, attrs: NodeAttributes): Promise<GraphNode> {
+  assertSchema(NodeUpdateSchema, { type, id, attributes: attrs });
   const def = nodeTypeDef(type);
   checkExtId(def, id);
-  if (!def.writable) throw invalidInput('task nodes have no graph attributes; change tasks through the task API');
-  const pairs = checkAttributes(def, attrs);
-  if (pairs.length === 0) throw invalidInput(`nothing to update: give at least one ${def.type} attribute`);
+  if (!def.writable) throw badField('type', 'a node type other than task', type, 'task nodes have no graph attributes; change tasks through the task API');
+  const pairs = checkAttributes(def, attrs, 'update');
+  if (pairs.length === 0)
+    throw badField('attributes', `at least one ${def.type} attribute`, attrs, `nothing to update: give at least one ${def.type} attribute`);
   const sets = pairs.map(([c], i) => `${c} = $${i + 2}::${castFor(def.columns[c] as ColumnKind)}`);
   try {
     return await db.transaction(async (tx) => {

@@ -3,7 +3,11 @@
  * (edge tables), exactly as migrations 007, 008, 010 and 019 define them. Every graph module
  * reads table and column names from here, never from user input, so SQL built from these
  * identifiers cannot be injected.
+ *
+ * It also holds the one schema of each graph input (a node, its attributes, an edge) that the
+ * library checks, the HTTP routes take, OpenAPI names and the CLI goes through.
  */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 export const NODE_TYPES = ['task', 'agent', 'organ', 'artifact', 'capability', 'memory_cell', 'fact', 'model', 'policy', 'service', 'skill'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
@@ -147,3 +151,100 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export function isUuid(s: string): boolean {
   return UUID_RE.test(s);
 }
+
+const ENDPOINT_ID = { minLength: 1, maxLength: 1000, pattern: '\\S' } as const;
+const NodeIdText = Type.String({ pattern: '^[0-9]{1,18}$', description: 'A graph_node_map node id, as digits.' });
+
+/** A graph node id: what `{ nodeId }` takes (an integer, or its digits). */
+export const NodeIdSchema = Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), NodeIdText], {
+  description: 'graph_node_map node id.',
+});
+
+/**
+ * A node to create: createNode(type, id, attributes), POST /api/graph/nodes and
+ * `seedcore graph node create <type> [id] --attrs`. Which attributes a type has, and which are
+ * required, is NodeAttributesSchema's per type; a uuid-keyed type's id must be a uuid.
+ */
+export const NodeInputSchema = Type.Object(
+  {
+    type: Type.Union(
+      NODE_TYPES.map((t) => Type.Literal(t)),
+      { description: 'Node type (task: map an existing task; the graph never creates tasks).' },
+    ),
+    id: Type.Optional(
+      Type.String({ ...ENDPOINT_ID, description: 'External id: required for text-keyed types, a uuid for uuid-keyed ones (generated when left out).' }),
+    ),
+    attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The entity's attribute columns, a JSON object." })),
+  },
+  { additionalProperties: false, description: 'A graph node to create.' },
+);
+
+export type NodeInput = Static<typeof NodeInputSchema>;
+
+/** The attributes to set on an existing node: updateNode(type, id, attributes), `seedcore graph node update`. */
+export const NodeUpdateSchema = Type.Object(
+  { type: NodeInputSchema.properties.type, id: Type.String(ENDPOINT_ID), attributes: Type.Record(Type.String(), Type.Unknown()) },
+  { additionalProperties: false, description: 'Attributes of a graph node to set.' },
+);
+
+const COLUMN_SCHEMA: Record<ColumnKind, () => TSchema> = {
+  text: () => Type.String({ maxLength: 100_000 }),
+  // integer columns: PostgreSQL's int4 range (outside it the insert would fail).
+  int: () => Type.Integer({ minimum: -2147483648, maximum: 2147483647 }),
+  'text[]': () => Type.Array(Type.String({ maxLength: 100_000 }), { maxItems: 10_000 }),
+  jsonb: () => Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Array(Type.Unknown())]),
+};
+
+function attributesSchema(def: NodeTypeDef, mode: 'create' | 'update'): TSchema {
+  const props: Record<string, TSchema> = {};
+  for (const [col, kind] of Object.entries(def.columns)) {
+    const required = mode === 'create' && def.required.includes(col);
+    const value = def.required.includes(col) ? COLUMN_SCHEMA[kind]() : Type.Union([COLUMN_SCHEMA[kind](), Type.Null()]);
+    props[col] = required ? value : Type.Optional(value);
+  }
+  return Type.Object(props, { additionalProperties: false, description: `Attributes of a ${def.type} node.` });
+}
+
+/** Per node type, the attributes it takes on create (required ones required) and on update (all optional; required ones not null). */
+export const NodeAttributesSchema: Record<NodeType, { create: TSchema; update: TSchema }> = Object.fromEntries(
+  NODE_TYPES.map((t) => [t, { create: attributesSchema(NODE_DEFS[t], 'create'), update: attributesSchema(NODE_DEFS[t], 'update') }]),
+) as Record<NodeType, { create: TSchema; update: TSchema }>;
+
+/** An edge endpoint: the entity's external id, or `{ nodeId }`. */
+export const EdgeEndpointSchema = Type.Union(
+  [
+    Type.String({ ...ENDPOINT_ID, description: "The entity's external id." }),
+    Type.Object({ nodeId: NodeIdSchema }, { additionalProperties: false, description: 'A graph node id.' }),
+  ],
+  { description: 'External id, or { nodeId }.' },
+);
+
+/**
+ * An edge to add or remove: addEdge(edge_type, src, dst), POST /api/graph/edges and
+ * `seedcore graph edge add|remove <edge_type> <src> <dst>`.
+ */
+export const EdgeInputSchema = Type.Object(
+  {
+    edge_type: Type.Union(
+      EDGE_DEFS.map((e) => Type.Literal(e.name)),
+      { description: '`<src type>__<relation>__<dst type>` (`seedcore graph types` lists them).' },
+    ),
+    src: EdgeEndpointSchema,
+    dst: EdgeEndpointSchema,
+  },
+  { additionalProperties: false, description: 'A graph edge.' },
+);
+
+export type EdgeInput = Static<typeof EdgeInputSchema>;
+
+/** A node as every face returns it. */
+export const GraphNodeSchema = Type.Object(
+  { node_id: Type.Integer(), node_type: Type.String(), ext_id: Type.String() },
+  { description: 'A graph node: its id, its type and the key of its entity.' },
+);
+
+/** An added edge, as every face returns it. */
+export const GraphEdgeSchema = Type.Object(
+  { edge_type: Type.String(), src: GraphNodeSchema, dst: GraphNodeSchema, created: Type.Boolean({ description: 'False when the edge already existed.' }) },
+  { description: 'A graph edge.' },
+);

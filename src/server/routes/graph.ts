@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { invalidInput } from '../../errors.js';
+import { EdgeInputSchema, GraphEdgeSchema, GraphNodeSchema as GraphNode, NodeInputSchema } from '../../graph/schema.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 
-const GraphNode = Type.Object({ node_id: Type.Integer(), node_type: Type.String(), ext_id: Type.String() });
 const Neighbor = Type.Composite([
   GraphNode,
   Type.Object({
@@ -57,6 +57,42 @@ export function registerGraphRoutes(fastify: FastifyInstance, ctx: ServerContext
       },
     },
     async () => graph.counts(),
+  );
+
+  // Bodies are the library's own schemas (src/graph/schema.ts), and the checks beyond them
+  // (key kind, attribute columns) are the library's: a bad node or edge gets the same error
+  // here, from the library and from `seedcore graph node create` / `graph edge add`.
+  app.post(
+    '/api/graph/nodes',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'Create an entity of a node type and its node (uuid-keyed types generate an id when none is given; task: map an existing task).',
+        body: NodeInputSchema,
+        response: { 201: GraphNode, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { type, id, attributes } = request.body;
+      return reply.status(201).send(await graph.createNode(type, id, attributes ?? {}));
+    },
+  );
+
+  app.post(
+    '/api/graph/edges',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'Add an edge between two existing nodes (201; 200 with created: false when it already exists).',
+        body: EdgeInputSchema,
+        response: { 200: GraphEdgeSchema, 201: GraphEdgeSchema, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { edge_type, src, dst } = request.body;
+      const edge = await graph.addEdge(edge_type, src, dst);
+      return reply.status(edge.created ? 201 : 200).send(edge);
+    },
   );
 
   app.get(
