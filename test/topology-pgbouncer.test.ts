@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { PostgresDb } from '../src/db/index.js';
 import { PROBE_WAIT_MS } from '../src/db/listener.js';
@@ -14,10 +15,12 @@ import { Dispatcher } from '../src/tasks/dispatcher.js';
 import { openSeedCore } from '../src/seedcore.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { setQueueLimit } from '../src/tasks/queues.js';
+import { buildServer } from '../src/server/app.js';
 import { runCli } from './helpers/cli.js';
 import { SERVER_URL, freshDb, type TestDb } from './helpers/db.js';
 import { freePort, startPgBouncer, type PgBouncer } from './helpers/pgbouncer.js';
 import { BIN, JOURNALED_HANDLERS, spawnSeedcore, waitForLog, type Proc } from './helpers/procs.js';
+import { openEventStream } from './helpers/server.js';
 import { waitFor } from './helpers/tasks.js';
 
 const TASKS = 5000;
@@ -48,6 +51,93 @@ function startWorker(url: string): Proc {
     '--poll-ms',
     '100',
   ]);
+}
+
+/**
+ * A child process that drains `tasks` tasks through `url` with a dispatcher, waits `settleMs`
+ * (its subscriptions land; the probe still waits), stops the dispatcher, closes the database
+ * and prints what it measured as one JSON line. Its own process, so that the handles left
+ * after close() are its own and its exit shows nothing keeps it alive.
+ */
+const LEAK_CHECK = `
+const [{ PostgresDb }, { Dispatcher }, { TaskCoordinator }] = await Promise.all([
+  import(process.env.DB_MODULE), import(process.env.DISPATCHER_MODULE), import(process.env.COORDINATOR_MODULE),
+]);
+const tasks = Number(process.env.TASKS);
+const db = await PostgresDb.open({ databaseUrl: process.env.URL, poolSize: 2, log: { warn: () => undefined } });
+await new TaskCoordinator(db).submitMany(Array.from({ length: tasks }, () => ({ type: 'leak_check' })));
+let ran = 0, allRan;
+const done = new Promise((r) => (allRan = r));
+const d = new Dispatcher(db, { handlers: { leak_check: async () => (++ran === tasks && allRan(), null) }, recoverDeadOwners: false, schedules: false });
+let verdict;
+void db.notificationsWork().then((v) => (verdict = v));
+await d.start();
+await done;
+await new Promise((r) => setTimeout(r, Number(process.env.SETTLE_MS)));
+const kinds = () => process.getActiveResourcesInfo().filter((k) => k === 'Timeout' || k === 'TCPSocketWrap');
+const pendingAtStop = verdict === undefined;
+const s0 = performance.now();
+await d.stop();
+const stopMs = performance.now() - s0;
+const beforeClose = kinds();
+await db.close();
+const closedAt = Date.now();
+// A socket ended by close() is released by the event loop shortly after.
+for (let i = 0; i < 50 && kinds().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+process.stdout.write(JSON.stringify({ ran, pendingAtStop, stopMs, beforeClose, afterClose: kinds(), closedAt, releasedAt: Date.now() }) + '\\n');
+`;
+
+interface LeakCheck {
+  ran: number;
+  pendingAtStop: boolean;
+  stopMs: number;
+  beforeClose: string[];
+  afterClose: string[];
+  closedAt: number;
+  releasedAt: number;
+  exitedAt: number;
+  code: number | null;
+  stderr: string;
+}
+
+function leakCheck(url: string, tasks: number, settleMs: number): Promise<LeakCheck> {
+  const mod = (path: string): string => new URL(path, import.meta.url).href;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', LEAK_CHECK], {
+    env: {
+      ...process.env,
+      URL: url,
+      TASKS: String(tasks),
+      SETTLE_MS: String(settleMs),
+      DB_MODULE: mod('../src/db/index.js'),
+      DISPATCHER_MODULE: mod('../src/tasks/dispatcher.js'),
+      COORDINATOR_MODULE: mod('../src/tasks/coordinator.js'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  return new Promise((resolve) => {
+    child.on('exit', (code) => {
+      const exitedAt = Date.now();
+      const line = out.trim().split('\n').pop() ?? '';
+      const parsed = line.startsWith('{') ? (JSON.parse(line) as Omit<LeakCheck, 'exitedAt' | 'code' | 'stderr'>) : undefined;
+      resolve({
+        ran: -1,
+        pendingAtStop: false,
+        stopMs: NaN,
+        beforeClose: [],
+        afterClose: [],
+        closedAt: NaN,
+        releasedAt: NaN,
+        ...parsed,
+        exitedAt,
+        code,
+        stderr: err + out,
+      });
+    });
+  });
 }
 
 describe('topology: through PgBouncer in transaction mode (postgres)', { skip: SERVER_URL ? false : 'needs DATABASE_URL (PgBouncer fronts a server)' }, () => {
@@ -274,6 +364,53 @@ describe('topology: through PgBouncer in transaction mode (postgres)', { skip: S
       assert.equal(await other.notificationsWork(), false);
     } finally {
       await other.close();
+    }
+  });
+
+  it('stop() after the subscriptions landed does not wait for the probe; close() leaves no socket or timer behind', async () => {
+    // Settle 400 ms after the drain: the subscriptions' LISTENs are issued, the probe still waits.
+    const r = await leakCheck(url, 200, 400);
+    assert.equal(r.code, 0, `the child failed:\n${r.stderr}`);
+    assert.equal(r.ran, 200);
+    // Positive controls: the probe was still waiting when stop() began, and before close() the
+    // process held sockets and timers (the check can see them).
+    assert.equal(r.pendingAtStop, true, 'the probe had no verdict yet when stop() began');
+    assert.ok(r.beforeClose.includes('TCPSocketWrap') && r.beforeClose.includes('Timeout'), `before close: ${r.beforeClose.join(', ')}`);
+    assert.ok(r.stopMs < PROBE_WAIT_MS / 2, `stop() took ${Math.round(r.stopMs)} ms`);
+    assert.deepEqual(r.afterClose, [], `no socket or timer left ${r.releasedAt - r.closedAt} ms after close()`);
+    // Nothing else keeps the process alive either (a waiting probe's timer would, for up to 2 s).
+    assert.ok(r.exitedAt - r.closedAt < PROBE_WAIT_MS / 2, `the process exited ${r.exitedAt - r.closedAt} ms after close()`);
+  });
+
+  it('the first live-events stream answers at once while the probe waits, and still delivers a task change (by the tick)', async () => {
+    const core = await openSeedCore({ databaseUrl: url, migrate: false, log: { warn: () => undefined } });
+    let server: Awaited<ReturnType<typeof buildServer>> | undefined;
+    let stream: Awaited<ReturnType<typeof openEventStream>> | undefined;
+    try {
+      // Another subscriber in the process (a worker) opened the listener's connection: its probe
+      // now waits, and a LISTEN on a new channel queues behind it.
+      await core.db.listen('topology_other', () => undefined);
+      let verdict: boolean | undefined;
+      void core.db.notificationsWork().then((v) => (verdict = v));
+      server = await buildServer({ core, apiToken: '', eventsTickMs: 200 });
+      // listen() runs the ready hook that starts the hub: neither it nor the first stream may wait for the LISTEN.
+      const t0 = performance.now();
+      const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
+      const listenMs = performance.now() - t0;
+      stream = await openEventStream(`${base}/api/events`);
+      const hello = JSON.parse((await stream.next((e) => e.event === 'overview')).data) as { reason: string; counts: { queued: number } };
+      const helloMs = performance.now() - t0;
+      assert.equal(hello.reason, 'hello');
+      assert.equal(verdict, undefined, 'the probe was still waiting when the first event arrived');
+      assert.ok(helloMs < PROBE_WAIT_MS / 2, `listen() and the first event took ${Math.round(helloMs)} ms (listen() ${Math.round(listenMs)} ms)`);
+      await db.query("INSERT INTO tasks (type, status) VALUES ('topology_sse', 'queued')");
+      const change = await stream.next((e) => e.event === 'overview' && (JSON.parse(e.data) as typeof hello).counts.queued === hello.counts.queued + 1, 5000);
+      assert.equal((JSON.parse(change.data) as typeof hello).reason, 'tick', 'no notification arrives behind the pooler: the tick delivered it');
+      assert.equal(await core.db.notificationsWork(), false);
+    } finally {
+      stream?.close();
+      await server?.app.close();
+      await core.close();
     }
   });
 

@@ -57,6 +57,10 @@ export class Listener {
   /** Settles when the current connection's probe is done. */
   private checked: Promise<boolean> | undefined;
   private onProbe: (() => void) | undefined;
+  /** Ends the probe's wait at once with no verdict (close() while it waits). */
+  private abortProbe: (() => void) | undefined;
+  /** Probes queued or waiting for their NOTIFY. */
+  private probesPending = 0;
   private readonly probeChannel = `seedcore_probe_${randomBytes(6).toString('hex')}`;
   /** Channels LISTENed on the current connection. */
   private listening = new Set<string>();
@@ -94,7 +98,15 @@ export class Listener {
       if (s.size === 0) {
         this.handlers.delete(channel);
         const client = this.client;
-        if (client && this.listening.delete(channel)) await this.enqueue(() => client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`)).catch(() => undefined);
+        if (!client || !this.listening.delete(channel)) return;
+        const unlisten = this.enqueue(async () => {
+          if (this.client === client) await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+        }).catch(() => undefined);
+        // The handler is gone, so nothing is delivered any more. Behind a probe still waiting
+        // (up to PROBE_WAIT_MS) the UNLISTEN runs once the probe is done, without holding the
+        // caller (a worker's stop()) up: if the probe fails, the connection closes with every
+        // LISTEN on it; if it succeeds, the UNLISTEN follows at once; close() ends both.
+        if (this.probesPending === 0) await unlisten;
       }
     };
     if (this.state === 'unavailable' || this.stopped) return unsubscribe;
@@ -170,26 +182,32 @@ export class Listener {
     client.on('end', onDrop);
     this.listening = new Set(channels);
     this.client = client;
-    this.checked = this.enqueue(() => this.probe(client));
+    this.probesPending++;
+    this.checked = this.enqueue(() => this.probe(client)).finally(() => {
+      this.probesPending--;
+    });
   }
 
   private async probe(client: pg.Client): Promise<boolean> {
+    if (this.client !== client) return false; // closed or dropped while queued
     let timer: NodeJS.Timeout | undefined;
     const arrived = new Promise<boolean>((resolve) => {
       this.onProbe = () => resolve(true);
+      this.abortProbe = () => resolve(false);
       timer = setTimeout(() => resolve(false), PROBE_WAIT_MS);
     });
+    let ok: boolean;
     try {
       await this.o.notify(this.probeChannel);
+      ok = await arrived;
     } catch {
       // The normal connection is down: no verdict yet; the next reconnect probes again.
+      return false;
+    } finally {
       clearTimeout(timer);
       this.onProbe = undefined;
-      return false;
+      this.abortProbe = undefined;
     }
-    const ok = await arrived;
-    clearTimeout(timer);
-    this.onProbe = undefined;
     if (this.client !== client) return false;
     if (!ok) {
       this.giveUp(
@@ -252,6 +270,8 @@ export class Listener {
     await this.connecting?.catch(() => undefined);
     const c = this.client;
     this.client = undefined;
+    // A probe still waiting for its NOTIFY ends now (its timer would keep the process alive).
+    this.abortProbe?.();
     if (c) {
       c.removeAllListeners('end');
       c.removeAllListeners('error');

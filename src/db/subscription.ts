@@ -39,10 +39,12 @@ export class BackgroundSubscription {
   }
 
   /**
-   * Stop delivering at once. An established subscription is undone before this resolves; one
-   * still on its way (waiting behind the listener's probe) is undone when it lands, without
-   * holding the caller up: its handler already delivers nothing, and closing the database
-   * closes the listener with it.
+   * Stop delivering at once, without waiting for the listener's probe. An established
+   * subscription's handler is removed before this resolves, and so is its LISTEN unless a probe
+   * is still waiting (then the UNLISTEN follows the probe, or the failed probe closes the
+   * connection with every LISTEN on it). One still on its way (its LISTEN waiting behind the
+   * probe) is undone when it lands. Its handler already delivers nothing, and closing the
+   * database closes the listener and ends a waiting probe.
    */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -4,9 +4,16 @@
  * because most changes (a task completing, an instance beating) send no notification. Each
  * event carries the task overview so a client can update its counts without another request
  * and refetch lists only when `version` changed.
+ *
+ * The subscription is made in the background (src/db/subscription.ts): behind a
+ * transaction-mode pooler without a listen URL, LISTEN waits for the listener's notification
+ * probe (up to 2 s) and then never delivers, and the server's start and the first stream must
+ * not wait for that. The tick is the fallback: without notifications a change reaches the
+ * dashboard within `tickMs`.
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
+import { BackgroundSubscription } from '../db/subscription.js';
 import type { Db } from '../db/types.js';
 import { taskOverview, instancesAlive, type TaskOverview } from './overview.js';
 
@@ -17,7 +24,7 @@ export interface OverviewEvent extends TaskOverview {
 
 export class EventHub {
   private readonly clients = new Set<ServerResponse>();
-  private unlisten: (() => Promise<void>) | undefined;
+  private subscription: BackgroundSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private notifyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -28,8 +35,13 @@ export class EventHub {
     private readonly tickMs: number,
   ) {}
 
-  async start(): Promise<void> {
-    this.unlisten = await this.db.listen('seedcore_tasks', () => this.onNotify());
+  start(): void {
+    this.subscription = new BackgroundSubscription(
+      this.db,
+      'seedcore_tasks',
+      () => this.onNotify(),
+      (e) => this.log.warn({ err: e }, 'event stream: LISTEN failed; updates come with the tick'),
+    );
     this.timer = setInterval(() => void this.broadcast('tick'), this.tickMs);
     this.timer.unref();
   }
@@ -88,6 +100,6 @@ export class EventHub {
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
     for (const res of this.clients) res.end();
     this.clients.clear();
-    if (this.unlisten) await this.unlisten().catch(() => undefined);
+    await this.subscription?.close();
   }
 }
