@@ -70,7 +70,7 @@ for (const kind of BACKENDS) {
       waiter: async (task, ctx) => {
         const timeoutSeconds = typeof task.params.timeout === 'number' ? task.params.timeout : undefined;
         try {
-          const p = await ctx.awaitEvent(String(task.params.event), { timeoutSeconds });
+          const p = await ctx.awaitEvent(String(task.params.event), timeoutSeconds === undefined ? {} : { timeoutSeconds });
           seenEvents.push(p);
           return { payload: p };
         } catch (e) {

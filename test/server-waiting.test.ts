@@ -96,7 +96,7 @@ for (const kind of BACKENDS) {
     });
 
     it('rejects an unknown kind with the same error from the library, HTTP and the CLI', { timeout: 300_000 }, async () => {
-      let lib: { code: string; details?: Record<string, unknown> } | undefined;
+      let lib: { code: string; details: Record<string, unknown> | undefined } | undefined;
       try {
         await s.core.tasks.list({ waiting: 'forever' });
       } catch (e) {

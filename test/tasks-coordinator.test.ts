@@ -141,27 +141,27 @@ for (const kind of BACKENDS) {
     });
 
     it('a dependency that fails cancels its dependents transitively, naming it', async () => {
-      const ids = [randomUUID(), randomUUID(), randomUUID()];
+      const [root, mid, leaf] = [randomUUID(), randomUUID(), randomUUID()];
       await c.submitMany([
-        { id: ids[0], type: 'dep-root' },
-        { id: ids[1], type: 'dep-mid', dependsOn: [ids[0] as string] },
-        { id: ids[2], type: 'dep-leaf', dependsOn: [ids[1] as string] },
+        { id: root, type: 'dep-root' },
+        { id: mid, type: 'dep-mid', dependsOn: [root] },
+        { id: leaf, type: 'dep-leaf', dependsOn: [mid] },
       ]);
-      assert.equal(await status(t.db, ids[1] as string), 'created');
+      assert.equal(await status(t.db, mid), 'created');
       const claimed = await claimTasks(t.db, 'w-test', 10, ['dep-root'], 30);
       assert.equal(claimed.length, 1);
       await t.db.transaction(async (tx) => {
-        const r = await failTasks(tx, [{ id: ids[0] as string, owner: 'w-test', error: 'boom', delayMs: 0, maxAttempts: 1 }]);
+        const r = await failTasks(tx, [{ id: root, owner: 'w-test', error: 'boom', delayMs: 0, maxAttempts: 1 }]);
         assert.equal(r[0]?.status, 'failed');
-        await cancelDependents(tx, [ids[0] as string]);
+        await cancelDependents(tx, [root]);
       });
-      for (const id of ids.slice(1)) {
+      for (const id of [mid, leaf]) {
         const row = await c.get(id);
         assert.equal(row.status, 'cancelled');
-        assert.match(row.error ?? '', new RegExp(`dependency ${ids[0]} ended failed`));
+        assert.match(row.error ?? '', new RegExp(`dependency ${root} ended failed`));
       }
       // Depending on a failed task is refused.
-      await assert.rejects(c.submit({ type: 't', dependsOn: [ids[0] as string] }), (e: unknown) => isSeedCoreError(e, 'SEEDCORE_CONFLICT'));
+      await assert.rejects(c.submit({ type: 't', dependsOn: [root] }), (e: unknown) => isSeedCoreError(e, 'SEEDCORE_CONFLICT'));
     });
 
     it('rejects dependency cycles and self-dependencies within a batch', async () => {

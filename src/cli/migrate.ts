@@ -15,13 +15,14 @@ export function registerMigrateCommands(program: Command): void {
         const quiet = globalOptions(cmd).json;
         const result = await migrate(db, {
           dryRun: opts.dryRun ?? false,
-          onProgress: quiet
-            ? undefined
-            : (e) => {
-                if (e.phase === 'start') process.stderr.write(`applying ${e.file.name} … `);
-                else if (e.phase === 'done') process.stderr.write(`${e.durationMs} ms\n`);
-                else process.stderr.write('already applied by another runner\n');
-              },
+          // --json prints nothing but the result: no progress lines then.
+          ...(!quiet && {
+            onProgress: (e) => {
+              if (e.phase === 'start') process.stderr.write(`applying ${e.file.name} … `);
+              else if (e.phase === 'done') process.stderr.write(`${e.durationMs} ms\n`);
+              else process.stderr.write('already applied by another runner\n');
+            },
+          }),
         });
         output(cmd, { database: db.description, dryRun: opts.dryRun ?? false, ...result }, () => {
           if (opts.dryRun) return result.pending.length ? `would apply:\n${result.pending.map((p) => `  ${p.name}`).join('\n')}` : 'nothing to apply';

@@ -36,7 +36,7 @@ export interface ServerOptions {
   /** Require `Authorization: Bearer <token>` on /api routes. @defaultValue process.env.SEEDCORE_API_TOKEN */
   apiToken?: string | undefined;
   /** Fastify/pino logger options; `false` silences it. @defaultValue false */
-  logger?: FastifyServerOptions['logger'];
+  logger?: LoggerOption;
   /** Largest accepted request body in bytes (413 above it). @defaultValue 1 MiB */
   bodyLimit?: number;
   /**
@@ -70,20 +70,28 @@ export interface SeedCoreServer {
 }
 
 /**
+ * What `logger` may be: Fastify's option without the `undefined` that indexing an optional
+ * property adds (Fastify's own option does not accept an explicit undefined).
+ */
+type LoggerOption = Exclude<FastifyServerOptions['logger'], undefined>;
+
+/**
  * The event stream accepts ?token=; keep it (however percent-encoded) and any other secret
  * query value out of the request logs. Applies when the logger is given as options (an
  * object), e.g. by `seedcore serve`.
  */
-function withRedactedUrls(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+function withRedactedUrls(logger: LoggerOption): LoggerOption {
   if (typeof logger !== 'object' || logger === null) return logger;
   return {
     ...logger,
     serializers: {
+      // Applied to whatever is logged under `req`, so each field may be missing; a missing
+      // one is left out (Fastify's type for the result has optional, not undefined, fields).
       req: (req: { method?: string; url?: string; host?: string; ip?: string }) => ({
-        method: req.method,
-        url: req.url === undefined ? undefined : redactSecrets(req.url),
-        host: req.host,
-        remoteAddress: req.ip,
+        ...(req.method !== undefined && { method: req.method }),
+        ...(req.url !== undefined && { url: redactSecrets(req.url) }),
+        ...(req.host !== undefined && { host: req.host }),
+        ...(req.ip !== undefined && { remoteAddress: req.ip }),
       }),
       // Connection strings logged by serve and the background work keep no password.
       database: (v: unknown) => (typeof v === 'string' ? redactSecrets(v) : v),
