@@ -275,7 +275,8 @@ async function main(): Promise<void> {
         try {
           const r = await fn(config.tasks, config.mode, ci === 0);
           raw.set(key, [...(raw.get(key) ?? []), r]);
-          process.stderr.write(`${JSON.stringify({ ...r, cost: r.cost ? { ...r.cost, statements: undefined } : undefined })}\n`);
+          const load1 = Math.round((os.loadavg()[0] ?? NaN) * 100) / 100;
+          process.stderr.write(`${JSON.stringify({ ...r, cost: r.cost ? { ...r.cost, statements: undefined } : undefined, load1 })}\n`);
         } catch (e) {
           errors[key] = e instanceof Error ? e.message : String(e);
           process.stderr.write(`failed: ${errors[key]}\n`);
@@ -322,6 +323,8 @@ async function main(): Promise<void> {
           drainVsPgBoss: ratio('pg-boss'),
           // Through PgBouncer vs direct, same run (target: >= 0.8).
           pgbouncerDrainVsDirect: results['seedcore-pgbouncer'] && sc ? r2(results['seedcore-pgbouncer'].drainPerSec / sc.drainPerSec) : null,
+          pgbouncerListenDrainVsDirect:
+            results['seedcore-pgbouncer-listen'] && sc ? r2(results['seedcore-pgbouncer-listen'].drainPerSec / sc.drainPerSec) : null,
           preparedDrainVsUnprepared: results['seedcore-prepared'] && sc ? r2(results['seedcore-prepared'].drainPerSec / sc.drainPerSec) : null,
           dbCpuPerTaskVsGraphileWorker: costRatio('dbCpuUsPerTask'),
           walPerTaskVsGraphileWorker: costRatio('walBytesPerTask'),
