@@ -98,17 +98,18 @@ echo "== each file alone"
 # idx_facts_text_search (009) over the stored vector, tags and metadata and rewrites the
 # comments of 009 and 015, and 019 rebuilds the stored vector and redefines hgnn_edges (010)
 # with the 18th edge type; 021 makes idx_tasks_claim partial on unrouted tasks and gives
-# claim_tasks (020) its routing; 024 redefines complete_tasks (020). Applied files are immutable (the runner checks their
+# claim_tasks (020) its routing; 024 redefines complete_tasks (020); 027 redefines claim_tasks
+# with an organ (021) as a wrapper of claim_tasks_core. Applied files are immutable (the runner checks their
 # checksums), so re-running one of those alone restores its older definition, and re-running
 # the superseding files after it, in order, restores the current one. The check for them is
 # "file alone, then its successors"; every other file must be idempotent alone.
 declare -A SUPERSEDED_BY=(
-  [001_create_tasks_table.sql]="013 017 021" [004_fix_taskstatus_enum.sql]="013 017 021"
-  [005_consolidate_task_schema.sql]="013 017 021" [006_add_task_lease_columns.sql]="013 017 021"
-  [013_task_priority_scheduling.sql]="017 021"
+  [001_create_tasks_table.sql]="013 017 021 027" [004_fix_taskstatus_enum.sql]="013 017 021 027"
+  [005_consolidate_task_schema.sql]="013 017 021 027" [006_add_task_lease_columns.sql]="013 017 021 027"
+  [013_task_priority_scheduling.sql]="017 021 027"
   [010_task_fact_integration.sql]="019"
   [009_create_facts_table.sql]="016 019" [015_facts_search_vector.sql]="016 019" [016_facts_search_index.sql]="019"
-  [020_worker_protocol.sql]="021 024"
+  [020_worker_protocol.sql]="021 024 027" [021_capability_routing.sql]="027"
 )
 for f in "${MIGRATIONS[@]}"; do
   apply_file "$URL" "$f"

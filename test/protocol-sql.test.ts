@@ -1,7 +1,10 @@
 /**
  * The worker protocol: the same behaviour checks against the stored functions of migration
  * 020 (what workers in other languages call) and against the TypeScript dispatcher's
- * statements, so the two implementations cannot drift apart unnoticed.
+ * statements, so the two paths cannot drift apart unnoticed. The claim is one function on
+ * both paths (claim_tasks_core, migration 027): claim_tasks() with its owner fence and
+ * argument checks on one, the dispatcher's call with its alive-instance and queue-limit
+ * options on the other.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -428,6 +431,22 @@ for (const kind of BACKENDS) {
       ]);
       assert.equal((await t.db.query('SELECT * FROM claim_tasks($1, 1)', [dead])).rowCount, 0);
       assert.equal((await t.db.query('SELECT * FROM claim_tasks($1, 1)', [alive])).rowCount, 1);
+    });
+
+    it("the dispatcher's claim takes rows only while its registered instance is alive; an instance without a row claims nothing", async () => {
+      await t.db.query('INSERT INTO cluster_metadata (id, current_epoch) VALUES (1, gen_random_uuid()) ON CONFLICT (id) DO NOTHING');
+      const alive = '00000000-0000-4000-8000-000000000011';
+      await t.db.query(
+        "SELECT register_instance($1::uuid, 'w', (SELECT current_epoch FROM cluster_metadata WHERE id = 1), 'w', NULL, 'host', '127.0.0.1', 1)",
+        [alive],
+      );
+      await t.db.query("SELECT set_instance_status($1::uuid, 'alive')", [alive]);
+      await insert(t.db, [{ type: 'x', status: 'queued' }]);
+      const o = { limit: 1, types: ['x'], queues: ['default'], leaseSeconds: 30, agingSeconds: 0, limitsLocked: false };
+      // claim_tasks() lets an owner that is no registry instance claim; the dispatcher's fence does not.
+      const missing = '00000000-0000-4000-8000-0000000000ff';
+      assert.deepEqual(await claimTasks(t.db, { ...o, owner: missing, aliveInstance: missing }), []);
+      assert.equal((await claimTasks(t.db, { ...o, owner: alive, aliveInstance: alive })).length, 1);
     });
 
     it("the original's embedding upsert (:vec)::jsonb::vector succeeds and updates on conflict", async () => {

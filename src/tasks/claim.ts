@@ -1,10 +1,7 @@
 /**
- * The claim (migration 013): priority with aging, named queues, per-queue concurrency limits,
- * time windows.
- *
- * KEEP IN STEP with claim_tasks in migrations/021_capability_routing.sql (first written in
- * 020_worker_protocol.sql; the same semantics as stored functions for workers in other
- * languages) until this dispatcher calls those functions.
+ * The claim: one statement, `claim_tasks_core()` (migration 027), the same function that
+ * claim_tasks() runs for workers in other languages, so there is one implementation. What it
+ * guarantees (see the migration for the statement):
  *
  * Order: effective priority, then due time (coalesce(run_after, created_at)), then age
  * (created_at). Effective priority = priority level (critical 0 … low 3) minus one level per
@@ -39,9 +36,11 @@ export interface ClaimOptions {
   /** Seconds of waiting that raise a task by one priority level; 0 = strict priority. */
   agingSeconds: number;
   /**
-   * True when the caller holds the queue_limits rows of the limited queues it serves (FOR
-   * UPDATE, this transaction, names in `lockedQueues`): those queues are then claimed up to
-   * their free slots. Limited queues whose row is not held are skipped (never over-claimed).
+   * Whether the claim takes from served queues that have a concurrency limit (a queue_limits
+   * row). true: from those named in `lockedQueues` (all served ones when it is absent), up to
+   * their free slots; the statement locks their queue_limits rows (FOR UPDATE, in name order)
+   * before it claims with a fresh snapshot, so claimers of one limited queue serialise and
+   * never over-claim. false: limited queues are skipped and no lock is taken.
    */
   limitsLocked: boolean;
   lockedQueues?: readonly string[];
@@ -57,118 +56,29 @@ export interface ClaimOptions {
   organ?: { id: string; capabilities?: readonly { name: string; version: string }[] } | null;
 }
 
-/** The route key of a routed row: the expression idx_tasks_claim_routed leads with (migration 021). */
-export const ROUTE_KEY = `coalesce('organ:' || t.route_organ, 'cap:' || split_part(t.requires[1], '>=', 1))`;
-
-/**
- * Candidates: one locked range scan per (queue, priority). `qs` yields the served queues and
- * their slots; the fast variant (no limited queue involved) skips the running counts and the
- * per-queue window.
- */
-function claimSql(limited: boolean): string {
-  // $7 (fast) / $8 (limited): the registered claimer's instance id, or NULL. Then the organ
-  // id (or NULL) and the provided capabilities' names and versions (parallel arrays).
-  const alive = limited ? '$8' : '$7';
-  const [organ, names, versions] = limited ? ['$9', '$10', '$11'] : ['$8', '$9', '$10'];
-  const qs0 = limited
-    ? `SELECT q.name,
-              CASE WHEN l.queue IS NULL THEN $2::int
-                   ELSE greatest(0, l.max_running - (SELECT count(*)::int FROM tasks r WHERE r.status = 'running' AND r.queue = q.name)) END AS slots
-         FROM unnest($4::text[]) AS q(name) LEFT JOIN queue_limits l ON l.queue = q.name
-        WHERE l.queue IS NULL OR l.queue = ANY($7::text[])`
-    : `SELECT q.name, $2::int AS slots
-         FROM unnest($4::text[]) AS q(name)
-        WHERE NOT EXISTS (SELECT 1 FROM queue_limits l WHERE l.queue = q.name)`;
-  const qs = `SELECT * FROM (${qs0}) q0
-   WHERE ${alive}::uuid IS NULL
-      OR EXISTS (SELECT 1 FROM registry_instance ri JOIN cluster_metadata cm ON cm.id = 1
-                  WHERE ri.instance_id = ${alive}::uuid AND ri.status = 'alive' AND ri.cluster_epoch = cm.current_epoch
-                    AND ri.last_heartbeat > now() - make_interval(secs => cm.liveness_seconds))`;
-  const pick = limited
-    ? `SELECT r.tid FROM (
-         SELECT cand.*, row_number() OVER (PARTITION BY cand.queue ORDER BY cand.eff, cand.due, cand.created_at) AS nq FROM cand) r
-         JOIN qs ON qs.name = r.queue
-        WHERE r.nq <= qs.slots
-        ORDER BY r.eff, r.due, r.created_at
-        LIMIT $2::int`
-    : `SELECT cand.tid FROM cand ORDER BY cand.eff, cand.due, cand.created_at LIMIT $2::int`;
-  const eff = `greatest(0, p.lvl - 1 - CASE WHEN $6::float8 > 0 THEN floor(extract(epoch FROM now() - c.due) / $6::float8)::int ELSE 0 END) AS eff`;
-  const common = `AND t.queue = qs.name AND t.priority = p.pr
-        AND coalesce(t.run_after, t.created_at) <= now()
-        AND t.type = ANY($3::text[])
-        AND (t.expires_at IS NULL OR t.expires_at > now())
-      ORDER BY coalesce(t.run_after, t.created_at), t.created_at
-      LIMIT least($2::int, qs.slots)
-        FOR UPDATE SKIP LOCKED) c
-   WHERE qs.slots > 0`;
-  return `
-WITH qs AS MATERIALIZED (${qs}),
-caps AS MATERIALIZED (
-  SELECT x.name, version_key(coalesce(x.version, '0')) AS vk FROM unnest(${names}::text[], ${versions}::text[]) AS x(name, version)
-),
-keys AS MATERIALIZED (
-  SELECT 'organ:' || ${organ}::text AS key WHERE ${organ}::text IS NOT NULL
-  UNION SELECT 'cap:' || caps.name FROM caps
-  UNION SELECT 'organ:' || o.organ_id FROM organ_registry o
-         WHERE o.organ_id IS DISTINCT FROM ${organ}::text
-           AND NOT EXISTS (SELECT 1 FROM registry_instance ri JOIN cluster_metadata cm ON cm.id = 1
-                            WHERE ri.logical_id = o.organ_id AND ri.status = 'alive' AND ri.cluster_epoch = cm.current_epoch
-                              AND ri.last_heartbeat > now() - make_interval(secs => cm.liveness_seconds))
-),
-cand AS MATERIALIZED (
-  SELECT c.tid, c.queue, c.due, c.created_at, ${eff}
-    FROM qs
-   CROSS JOIN unnest(enum_range(NULL::taskpriority)) WITH ORDINALITY AS p(pr, lvl)
-   CROSS JOIN LATERAL (
-     SELECT t.ctid AS tid, t.queue, coalesce(t.run_after, t.created_at) AS due, t.created_at
-       FROM tasks t
-      WHERE t.status IN ('queued', 'retry') AND t.route_organ IS NULL AND t.requires IS NULL
-        ${common}
-  UNION ALL
-  SELECT c.tid, c.queue, c.due, c.created_at, ${eff}
-    FROM qs
-   CROSS JOIN unnest(enum_range(NULL::taskpriority)) WITH ORDINALITY AS p(pr, lvl)
-   CROSS JOIN keys k
-   CROSS JOIN LATERAL (
-     SELECT t.ctid AS tid, t.queue, coalesce(t.run_after, t.created_at) AS due, t.created_at
-       FROM tasks t
-      WHERE t.status IN ('queued', 'retry') AND (t.route_organ IS NOT NULL OR t.requires IS NOT NULL)
-        AND ${ROUTE_KEY} = k.key
-        AND (t.requires IS NULL OR NOT EXISTS (
-              SELECT 1 FROM unnest(t.requires) AS r(c)
-               WHERE NOT EXISTS (SELECT 1 FROM caps WHERE caps.name = split_part(r.c, '>=', 1)
-                                    AND (strpos(r.c, '>=') = 0 OR caps.vk >= version_key(split_part(r.c, '>=', 2))))))
-        ${common}
-),
-pick AS (${pick})
-UPDATE tasks t
-   SET status = 'running', owner_id = $1, locked_by = $1, locked_at = now(), last_heartbeat = now(),
-       lease_expires_at = now() + make_interval(secs => $5::float8), attempts = t.attempts + 1, updated_at = now()
-  -- By the row versions cand locked (a TID scan: no primary-key descent per row, ~10% of the
-  -- claim). A locked version cannot change before this statement ends; a row whose newest
-  -- version this snapshot cannot see is skipped, never claimed twice.
- WHERE t.ctid = ANY (ARRAY(SELECT tid FROM pick)) AND t.status IN ('queued', 'retry')
-RETURNING t.id, t.type, t.params, t.description, t.domain, t.drift_score, t.attempts,
-          t.queue, t.priority::text AS priority, t.max_attempts, t.timeout_seconds`;
-}
-
-const CLAIM_FAST = claimSql(false);
-/** Idle-in-transaction limit of the limited claim (ms): it is two statements long. */
-const LIMITED_CLAIM_IDLE_TIMEOUT_MS = 5000;
-const CLAIM_LIMITED = claimSql(true);
+/** The claim: the columns the dispatcher reads of each claimed row. */
+const CLAIM = `SELECT id, type, params, description, domain, drift_score, attempts, queue, priority::text AS priority, max_attempts, timeout_seconds
+  FROM claim_tasks_core($1::text, $2::int, $3::float8, $4::text[], $5::text[], $6::float8, $7::text, $8::text[], $9::text[], $10::uuid, $11::text[])`;
 
 /** One claim statement (autocommit, or inside the caller's transaction). attempts + 1: executions started. */
 export async function claimTasks(q: Queryable, o: ClaimOptions): Promise<TaskRecord[]> {
-  const params = [o.owner, o.limit, o.types, o.queues, o.leaseSeconds, o.agingSeconds];
-  const alive = o.aliveInstance ?? null;
   const caps = o.organ?.capabilities ?? [];
-  const routing = [o.organ?.id ?? null, caps.map((c) => c.name), caps.map((c) => c.version)];
-  // The common case runs as a named prepared statement on the server pool (planned once per
-  // connection); the limited variant runs inside the caller's transaction.
-  const res = o.limitsLocked
-    ? await q.query<TaskRecord>(CLAIM_LIMITED, [...params, o.lockedQueues ?? [], alive, ...routing])
-    : await prepared<TaskRecord>(q, 'claim', CLAIM_FAST, [...params, alive, ...routing]);
-  return res.rows;
+  const params = [
+    o.owner,
+    o.limit,
+    o.leaseSeconds,
+    o.types,
+    o.queues,
+    o.agingSeconds,
+    o.organ?.id ?? null,
+    caps.map((c) => c.name),
+    caps.map((c) => c.version),
+    o.aliveInstance ?? null,
+    o.limitsLocked ? (o.lockedQueues ?? null) : [],
+  ];
+  // A named prepared statement on the server pool when enabled (parsed once per connection);
+  // the function keeps its own plan per connection either way.
+  return (await prepared<TaskRecord>(q, 'claim', CLAIM, params)).rows;
 }
 
 /** The served queues that have a concurrency limit (queue_limits row). */
@@ -178,23 +88,13 @@ export async function limitedQueues(q: Queryable, queues: readonly string[]): Pr
 }
 
 /**
- * Claim when some served queues are limited: one short transaction that locks their
- * queue_limits rows (in name order: no deadlock between claimers), then claims with a fresh
- * snapshot, so the running count it sees includes every earlier claimer's commit. Claimers of
- * the same limited queue serialise on that row for the length of one claim statement.
+ * Claim when some served queues are limited: one statement that locks their queue_limits rows
+ * (in name order: no deadlock between claimers), then claims with a fresh snapshot, so the
+ * running count it sees includes every earlier claimer's commit. Claimers of the same limited
+ * queue serialise on that row for the length of one claim statement.
  */
-export async function claimWithLimits(
-  db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
-  o: Omit<ClaimOptions, 'limitsLocked'>,
-  limited: readonly string[],
-): Promise<TaskRecord[]> {
-  return db.transaction(async (tx) => {
-    // A claimer cut off mid-transaction must not hold the limit rows until TCP notices: the
-    // server ends the transaction after this idle time.
-    await tx.query(`SET LOCAL idle_in_transaction_session_timeout = ${LIMITED_CLAIM_IDLE_TIMEOUT_MS}`);
-    await tx.query('SELECT queue FROM queue_limits WHERE queue = ANY($1::text[]) ORDER BY queue FOR UPDATE', [limited]);
-    return claimTasks(tx, { ...o, limitsLocked: true, lockedQueues: limited });
-  });
+export async function claimWithLimits(q: Queryable, o: Omit<ClaimOptions, 'limitsLocked'>, limited: readonly string[]): Promise<TaskRecord[]> {
+  return claimTasks(q, { ...o, limitsLocked: true, lockedQueues: limited });
 }
 
 /**
@@ -217,6 +117,3 @@ export async function expireTasks(q: Queryable, limit = 500): Promise<string[]> 
   );
   return res.rows.map((r) => r.id);
 }
-
-/** The claim statement of a worker whose served queues have no limit (for plans: EXPLAIN in tests and docs). */
-export const CLAIM_STATEMENT: string = CLAIM_FAST;

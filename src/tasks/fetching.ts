@@ -166,7 +166,7 @@ export class Fetcher {
     this.claims.add(claim);
   }
 
-  /** One claim: a single statement, or a short transaction when a served queue has a limit. */
+  /** One claim statement; when served queues have a limit it also locks their queue_limits rows (claim.ts). */
   private async claim(owner: string, limit: number): Promise<TaskRecord[]> {
     if (this.limited === undefined) await this.refreshLimits();
     const { options } = this.d;
