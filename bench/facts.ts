@@ -12,9 +12,23 @@
  * match exactly. Facts carry a confidence (0.5..1.0, so the ranking weighs it) and 2 % of them
  * are invalidated (valid_to in the past), so every query also pays the validity filter; one
  * more query class filters by minimum confidence. The server database is created and dropped by the bench (--keep 1 keeps it,
- * --reuse 1 reuses a loaded one).
+ * --reuse 1 reuses a loaded one, migrating it first).
+ *
+ * Each run reports wall time and, when the server runs on this machine, the server backend's
+ * CPU time per query (`cpu_ms`; PGlite: this process's), which other work on a shared machine
+ * disturbs far less than wall time.
+ *
+ *   node dist/bench/facts.js --backend postgres --rows 1000000 --reuse 1 --keep 1 \
+ *     --baseline ../seedcore-before/dist/src/facts/search.js
+ *
+ * A/B: `--baseline` names a built search module of another revision (a checkout built with
+ * tsc); every query then runs with both, back to back, in an order that flips on each round
+ * of the query classes, and the run ends with the ratios current / baseline.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { PGliteDb, PostgresDb, type Db } from '../src/db/index.js';
 import { migrate } from '../src/migrate/runner.js';
@@ -47,7 +61,11 @@ async function load(db: Db, rows: number): Promise<number> {
   await db.query('TRUNCATE bench_vocab');
   const ws = Array.from({ length: VOCAB }, (_, i) => word(i + 1));
   await db.query('INSERT INTO bench_vocab (i, w) SELECT * FROM unnest($1::int[], $2::text[])', [ws.map((_, i) => i + 1), ws]);
-  // Bulk load without the GIN text index, then build it once (as one would for an import).
+  // Bulk load without the GIN text index, then build it once (as one would for an import),
+  // with the definition the migrations gave it.
+  const def = await db.query<{ def: string }>("SELECT pg_get_indexdef('idx_facts_text_search'::regclass) AS def");
+  const indexDef = def.rows[0]?.def;
+  if (!indexDef) throw new Error('idx_facts_text_search is missing: migrate first');
   await db.exec('DROP INDEX IF EXISTS idx_facts_text_search');
   const batch = db.kind === 'postgres' ? 50_000 : 20_000;
   for (let start = 1; start <= rows; start += batch) {
@@ -75,7 +93,7 @@ async function load(db: Db, rows: number): Promise<number> {
   }
   process.stderr.write('\n');
   if (db.kind === 'postgres') await db.exec("SET maintenance_work_mem = '512MB'");
-  await db.exec(`CREATE INDEX idx_facts_text_search ON facts USING gin (search_vector, tags, meta_data jsonb_path_ops)`);
+  await db.exec(indexDef);
   await db.exec('VACUUM ANALYZE facts');
   return (performance.now() - t0) / 1000;
 }
@@ -110,40 +128,134 @@ function makeQuery(cls: QueryClass, i: number): Parameters<typeof searchFacts>[1
   }
 }
 
-async function measure(db: Db, queries: number, maxCandidates: number) {
-  for (let i = 0; i < 30; i++) await searchFacts(db, { ...makeQuery(CLASSES[i % CLASSES.length] as QueryClass, i + 10_000), limit: 20, maxCandidates });
-  const per: Record<string, number[]> = {};
-  const all: number[] = [];
-  let hits = 0;
-  let truncated = 0;
+type Search = typeof searchFacts;
+interface Variant {
+  name: string;
+  search: Search;
+}
+
+/**
+ * CPU time of the server backend serving `db`, in ms, when it runs on this machine (Linux:
+ * /proc/<pid>/schedstat, nanoseconds); for PGlite, this process's CPU time. On a machine
+ * other work loads, wall time mostly measures waiting for a core, the CPU time of the query
+ * much less so. The pool has one connection, so every search runs on the same backend.
+ */
+async function cpuClock(db: Db): Promise<(() => number) | null> {
+  if (db.kind !== 'postgres') {
+    return () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+  }
+  const pid = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+  const file = `/proc/${pid}/schedstat`;
+  try {
+    readFileSync(file, 'utf8');
+  } catch {
+    return null; // the server is on another machine
+  }
+  return () => Number(readFileSync(file, 'utf8').split(' ')[0]) / 1e6;
+}
+
+function summary(xs: number[]) {
+  return { p50: pct(xs, 50), p95: pct(xs, 95), p99: pct(xs, 99), mean: Number((xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2)) };
+}
+
+/**
+ * Run `queries` searches with each variant. With a baseline, every query runs once with each
+ * variant back to back, and the order flips on every round of the query classes, so both
+ * see the same data, the same load and the same share of cold pages.
+ */
+async function measure(db: Db, queries: number, maxCandidates: number, variants: Variant[]) {
+  const cpu = await cpuClock(db);
+  for (let i = 0; i < 30; i++)
+    for (const v of variants) await v.search(db, { ...makeQuery(CLASSES[i % CLASSES.length] as QueryClass, i + 10_000), limit: 20, maxCandidates });
+  const stats = variants.map(() => ({
+    per: {} as Record<string, number[]>,
+    all: [] as number[],
+    cpuPer: {} as Record<string, number[]>,
+    cpuAll: [] as number[],
+    hits: 0,
+    truncated: 0,
+  }));
   for (let i = 0; i < queries; i++) {
     const cls = CLASSES[i % CLASSES.length] as QueryClass;
-    const t = performance.now();
-    const page = await searchFacts(db, { ...makeQuery(cls, i), limit: 20, maxCandidates });
-    const ms = performance.now() - t;
-    hits += page.hits.length;
-    if (page.truncated) truncated++;
-    (per[cls] ??= []).push(ms);
-    all.push(ms);
+    const order = variants.map((_, k) => k);
+    if (Math.floor(i / CLASSES.length) % 2 === 1) order.reverse();
+    for (const k of order) {
+      const st = stats[k] as (typeof stats)[number];
+      const c0 = cpu?.() ?? 0;
+      const t = performance.now();
+      const page = await (variants[k] as Variant).search(db, { ...makeQuery(cls, i), limit: 20, maxCandidates });
+      const ms = performance.now() - t;
+      if (cpu) {
+        const c = cpu() - c0;
+        (st.cpuPer[cls] ??= []).push(c);
+        st.cpuAll.push(c);
+      }
+      st.hits += page.hits.length;
+      if (page.truncated) st.truncated++;
+      (st.per[cls] ??= []).push(ms);
+      st.all.push(ms);
+    }
   }
-  const byClass = Object.fromEntries(Object.entries(per).map(([k, v]) => [k, { p50: pct(v, 50), p95: pct(v, 95), max: pct(v, 100) }]));
-  return {
-    maxCandidates,
-    queries,
-    truncatedQueries: truncated,
-    avgHits: Number((hits / queries).toFixed(1)),
-    p50_ms: pct(all, 50),
-    p95_ms: pct(all, 95),
-    p99_ms: pct(all, 99),
-    byClass,
-  };
+  return variants.map((v, k) => {
+    const st = stats[k] as (typeof stats)[number];
+    return {
+      ...(variants.length > 1 ? { variant: v.name } : {}),
+      maxCandidates,
+      queries,
+      truncatedQueries: st.truncated,
+      avgHits: Number((st.hits / queries).toFixed(1)),
+      p50_ms: pct(st.all, 50),
+      p95_ms: pct(st.all, 95),
+      p99_ms: pct(st.all, 99),
+      byClass: Object.fromEntries(Object.entries(st.per).map(([c, xs]) => [c, { p50: pct(xs, 50), p95: pct(xs, 95), max: pct(xs, 100) }])),
+      ...(cpu
+        ? {
+            cpu_ms: { source: db.kind === 'postgres' ? 'server backend' : 'this process', ...summary(st.cpuAll) },
+            cpuByClass: Object.fromEntries(Object.entries(st.cpuPer).map(([c, xs]) => [c, { p50: pct(xs, 50), p95: pct(xs, 95) }])),
+          }
+        : {}),
+    };
+  });
+}
+
+/** The variants to measure: searchFacts, and the one of --baseline (a built search.js of another revision) if given. */
+async function variantsToRun(): Promise<Variant[]> {
+  const out: Variant[] = [{ name: 'current', search: searchFacts }];
+  const path = args.get('baseline');
+  if (path) {
+    const mod = (await import(pathToFileURL(resolve(path)).href)) as { searchFacts?: Search };
+    if (typeof mod.searchFacts !== 'function') throw new Error(`${path} exports no searchFacts`);
+    out.push({ name: `baseline ${path}`, search: mod.searchFacts });
+  }
+  return out;
 }
 
 /** The default candidate cap, then exact ranking of every match (maxCandidates 0) on fewer queries. */
 async function measureModes(db: Db, queries: number) {
   const modes = (args.get('modes') ?? `${DEFAULT_MAX_CANDIDATES},0`).split(',').map(Number);
+  const variants = await variantsToRun();
   const out = [];
-  for (const m of modes) out.push(await measure(db, m === 0 ? Math.min(queries, Number(args.get('exact-queries') ?? 140)) : queries, m));
+  for (const m of modes) {
+    const runs = await measure(db, m === 0 ? Math.min(queries, Number(args.get('exact-queries') ?? 140)) : queries, m, variants);
+    out.push(...runs);
+    const [cur, base] = runs;
+    if (cur && base) {
+      const r = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : Number((a / b).toFixed(2)));
+      out.push({
+        maxCandidates: m,
+        ratio_current_to_baseline: {
+          p50: r(cur.p50_ms, base.p50_ms),
+          p95: r(cur.p95_ms, base.p95_ms),
+          cpu_p50: r(cur.cpu_ms?.p50, base.cpu_ms?.p50),
+          cpu_p95: r(cur.cpu_ms?.p95, base.cpu_ms?.p95),
+          cpu_mean: r(cur.cpu_ms?.mean, base.cpu_ms?.mean),
+        },
+      });
+    }
+  }
   return out;
 }
 
@@ -161,7 +273,7 @@ async function runServer(rows: number, queries: number) {
   }
   const u = new URL(base);
   u.pathname = `/${name}`;
-  const db = await PostgresDb.open({ databaseUrl: u.toString(), poolSize: 2 });
+  const db = await PostgresDb.open({ databaseUrl: u.toString(), poolSize: 1 });
   try {
     await migrate(db);
     const have = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM facts');

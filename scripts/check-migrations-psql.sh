@@ -99,7 +99,8 @@ echo "== each file alone"
 # comments of 009 and 015, and 019 rebuilds the stored vector and redefines hgnn_edges (010)
 # with the 18th edge type; 021 makes idx_tasks_claim partial on unrouted tasks and gives
 # claim_tasks (020) its routing; 024 redefines complete_tasks (020); 027 redefines claim_tasks
-# with an organ (021) as a wrapper of claim_tasks_core. Applied files are immutable (the runner checks their
+# with an organ (021) as a wrapper of claim_tasks_core; 028 adds the confidence bands to
+# idx_facts_text_search (016, 019). Applied files are immutable (the runner checks their
 # checksums), so re-running one of those alone restores its older definition, and re-running
 # the superseding files after it, in order, restores the current one. The check for them is
 # "file alone, then its successors"; every other file must be idempotent alone.
@@ -108,7 +109,7 @@ declare -A SUPERSEDED_BY=(
   [005_consolidate_task_schema.sql]="013 017 021 027" [006_add_task_lease_columns.sql]="013 017 021 027"
   [013_task_priority_scheduling.sql]="017 021 027"
   [010_task_fact_integration.sql]="019"
-  [009_create_facts_table.sql]="016 019" [015_facts_search_vector.sql]="016 019" [016_facts_search_index.sql]="019"
+  [009_create_facts_table.sql]="016 019 028" [015_facts_search_vector.sql]="016 019 028" [016_facts_search_index.sql]="019 028"
   [020_worker_protocol.sql]="021 024 027" [021_capability_routing.sql]="027"
 )
 for f in "${MIGRATIONS[@]}"; do

@@ -10,12 +10,19 @@ import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
  * query with a tag or metadata filter can be one scan of that index instead of a BitmapAnd
  * with the lossy jsonb bitmap (on small tables the planner may still prefer other plans, so
  * the plans are read with the alternatives switched off inside a rolled-back transaction).
+ * Migration 028 adds the confidence tenths (facts_confidence_bands) as a fourth column, so
+ * minConfidence is an index condition of the same scan instead of a filter on fetched rows.
  */
 const TEXT = "f.search_vector @@ websearch_to_tsquery('english', 'r13')";
 const PATHS: { name: string; where: string; conds: RegExp[] }[] = [
   { name: 'text only', where: TEXT, conds: [/search_vector @@/] },
   { name: 'text and metadata', where: `${TEXT} AND f.meta_data @> '{"team":"team3"}'`, conds: [/search_vector @@/, /meta_data @>/] },
   { name: 'text and any tag', where: `${TEXT} AND f.tags && ARRAY['tag3']`, conds: [/search_vector @@/, /tags &&/] },
+  {
+    name: 'text and a confidence tenth',
+    where: `${TEXT} AND facts_confidence_bands(f.confidence) @> ARRAY[9]`,
+    conds: [/search_vector @@/, /facts_confidence_bands\(confidence\) @>/],
+  },
 ];
 
 class Rollback extends Error {}
@@ -25,11 +32,12 @@ for (const kind of BACKENDS) {
     let t: TestDb;
     before(async () => {
       t = await freshDb(kind);
-      // 20k facts: words in 10 % (w0…w9) and 1 % (r0…r96) of them, 10 teams, 20 tags.
+      // 20k facts: words in 10 % (w0…w9) and 1 % (r0…r96) of them, 10 teams, 20 tags,
+      // confidence 0, 0.1, …, 1 in turn.
       await t.db.exec(`
-        INSERT INTO facts (text, tags, meta_data)
+        INSERT INTO facts (text, tags, meta_data, confidence)
         SELECT 'fact ' || g || ' w' || (g % 10) || ' r' || (g % 97) || ' filler words',
-               ARRAY['tag' || (g % 20)], jsonb_build_object('team', 'team' || (g % 10))
+               ARRAY['tag' || (g % 20)], jsonb_build_object('team', 'team' || (g % 10)), (g % 11) / 10.0
           FROM generate_series(1, 20000) AS g;
         ANALYZE facts;`);
     });
@@ -57,7 +65,7 @@ for (const kind of BACKENDS) {
 
     it('idx_facts_text_search covers the vector, the tags and the metadata', async () => {
       const r = await t.db.query<{ def: string }>("SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'idx_facts_text_search'");
-      assert.match(r.rows[0]?.def ?? '', /USING gin \(search_vector, tags, meta_data jsonb_path_ops\)/);
+      assert.match(r.rows[0]?.def ?? '', /USING gin \(search_vector, tags, meta_data jsonb_path_ops, facts_confidence_bands\(confidence\)\)/);
     });
 
     /** idx_facts_text_search and its partitions' indexes (016: facts has 8 hash partitions). */
@@ -90,7 +98,8 @@ for (const kind of BACKENDS) {
       });
     }
 
-    it('the statement searchFacts sends is served by idx_facts_text_search', async () => {
+    /** The search statement searchFacts sends for `options`. */
+    async function statementOf(options: Parameters<typeof searchFacts>[1]): Promise<{ sql: string; params: unknown[] }> {
       const sent: { sql: string; params: unknown[] }[] = [];
       const recorder = {
         query: (sql: string, params?: unknown[]) => {
@@ -98,14 +107,49 @@ for (const kind of BACKENDS) {
           return t.db.query(sql, params);
         },
       } as unknown as Queryable;
-      await searchFacts(recorder, { query: 'r13', meta: { team: 'team3' }, tags: ['tag3'] });
+      await searchFacts(recorder, options);
       const stmt = sent.find((x) => /FROM facts f/.test(x.sql));
       assert.ok(stmt, 'a search statement was sent');
+      return stmt;
+    }
+
+    it('the statement searchFacts sends is served by idx_facts_text_search', async () => {
+      const stmt = await statementOf({ query: 'r13', meta: { team: 'team3' }, tags: ['tag3'] });
       const plan = await planOf(null, stmt);
       const names = await searchIndexNames();
       const scans = bitmapScans(plan);
       assert.ok(scans.length > 0 && scans.every((x) => names.includes(x.index)), plan);
       assert.doesNotMatch(plan, /to_tsvector|BitmapAnd/, plan);
+    });
+
+    it('with minConfidence the GIN scan takes the confidence tenth as an index condition; without it, none (control)', async () => {
+      const names = await searchIndexNames();
+      const withMin = bitmapScans(await planOf(null, await statementOf({ query: 'w3', minConfidence: 0.75 })));
+      assert.ok(withMin.length > 0 && withMin.every((x) => names.includes(x.index)), JSON.stringify(withMin));
+      for (const scan of withMin) {
+        assert.match(scan.cond, /search_vector @@/);
+        assert.match(scan.cond, /facts_confidence_bands\(confidence\) @> /);
+      }
+      const without = bitmapScans(await planOf(null, await statementOf({ query: 'w3' })));
+      assert.ok(without.length > 0 && without.every((x) => names.includes(x.index)), JSON.stringify(without));
+      for (const scan of without) assert.doesNotMatch(scan.cond, /confidence/);
+    });
+
+    it('minConfidence through the index keeps exactly the facts with confidence >= it', async () => {
+      // w3 is in 2,000 facts, 181–182 of each confidence 0, 0.1, …, 1; bounds on and between
+      // tenths. Sequential scans are off, so the GIN scan with the band condition is what runs.
+      await t.db.transaction(async (tx) => {
+        await tx.query('SET LOCAL enable_seqscan = off');
+        for (const m of [0, 0.05, 0.1, 0.3, 0.7, 0.75, 0.9, 0.95, 1]) {
+          const expected = await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM facts WHERE text LIKE '% w3 %' AND confidence >= $1::float8", [m]);
+          const options = { query: 'w3', minConfidence: m, limit: 1000, maxCandidates: 0 };
+          const first = await searchFacts(tx, options);
+          const rest = first.nextCursor ? (await searchFacts(tx, { ...options, cursor: first.nextCursor })).hits : [];
+          const hits = [...first.hits, ...rest];
+          assert.equal(hits.length, expected.rows[0]?.n, `minConfidence ${m}`);
+          assert.ok(hits.length > 0 && hits.every((h) => h.confidence >= m), `minConfidence ${m}`);
+        }
+      });
     });
 
     it('the search API returns exactly the facts that match text and metadata', async () => {

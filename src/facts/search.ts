@@ -17,6 +17,12 @@ import { checkConfidence, checkObject, checkTags, checkTimestamp, isUuid } from 
 export const FACT_TSVECTOR = 'f.search_vector';
 
 /**
+ * The confidence tenths a fact reaches ({1..floor(10 × confidence)}), the fourth column of
+ * idx_facts_text_search (migration 028), so minConfidence narrows the same GIN scan.
+ */
+export const FACT_CONFIDENCE_BANDS = 'facts_confidence_bands(f.confidence)';
+
+/**
  * Ranking is not indexable: ts_rank_cd reads every candidate. A query matching more facts
  * than this ranks the first maxCandidates matches the scan yields (partition by partition,
  * then storage order: facts has 8 hash partitions, 016, and a scan stops at the cap, so a
@@ -127,6 +133,14 @@ async function runSearch(db: Queryable, sql: string, params: unknown[], capped: 
   return db.query<HitRow>(sql, params);
 }
 
+/** Open conflicts of a fact: two look-ups, one per side, so each uses its own index. */
+function conflictCount(id: string): string {
+  return (
+    `((SELECT count(*) FROM fact_conflicts c WHERE c.fact_id = ${id} AND c.status = 'open') + ` +
+    `(SELECT count(*) FROM fact_conflicts c WHERE c.other_fact_id = ${id} AND c.status = 'open'))`
+  );
+}
+
 /** Search (or, without a query, list newest first) one page of facts. */
 export async function searchFacts(db: Queryable, options: FactSearchOptions = {}): Promise<FactSearchPage> {
   const query = options.query ?? '';
@@ -164,31 +178,41 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
     const at = p(asOf);
     where.push(`coalesce(f.valid_from, f.created_at) <= ${at}::timestamptz AND (f.valid_to IS NULL OR f.valid_to > ${at}::timestamptz)`);
   } else where.push('NOT f.superseded AND coalesce(f.valid_from, f.created_at) <= now() AND (f.valid_to IS NULL OR f.valid_to > now())');
-  if (minConfidence !== undefined) where.push(`f.confidence >= ${p(minConfidence)}::float8`);
+  if (minConfidence !== undefined) {
+    const m = p(minConfidence);
+    where.push(`f.confidence >= ${m}::float8`);
+    // The same bound as an index condition (migration 028): facts carry the tenths their
+    // confidence reaches, so the GIN scan skips facts below the bound's tenth and the exact
+    // comparison above only sorts out the rest of that tenth.
+    if (minConfidence >= 0.1) where.push(`${FACT_CONFIDENCE_BANDS} @> ARRAY[floor(${m}::float8 * 10)::int]`);
+  }
 
-  let inner: string;
+  let sql: string;
   if (ranked) {
+    // Candidates carry only what ranking needs (id, confidence, the text rank computed where
+    // the row is read), so the window count and the sort handle narrow rows; the page's
+    // full rows are read back by primary key, one look-up per hit.
     const cap = maxCandidates > 0 ? ` LIMIT ${p(maxCandidates)}` : '';
-    const candidates = `SELECT f.*, count(*) OVER () AS candidates FROM (SELECT f.* FROM facts f, q WHERE ${where.join(' AND ')}${cap}) f`;
+    const textRank = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
+    const candidates = `SELECT f.id, f.confidence, ${textRank} AS text_rank FROM facts f, q WHERE ${where.join(' AND ')}${cap}`;
     // Relevance weighted by confidence: a fact nobody doubts keeps its text rank, one with
     // confidence 0 gets half of it (documented in the facts guide).
-    const textRank = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
-    const rankedRows = `SELECT r0.*, r0.text_rank * (0.5 + 0.5 * r0.confidence) AS rank FROM (SELECT ${FACT_COLUMNS}, ${textRank} AS text_rank, f.candidates FROM (${candidates}) f, q) r0`;
+    const rankedRows = `SELECT c.id, c.text_rank, c.text_rank * (0.5 + 0.5 * c.confidence) AS rank, count(*) OVER () AS candidates FROM (${candidates}) c`;
     const after = cursor && 'r' in cursor ? ` WHERE (r.rank, r.id) < (${p(cursor.r)}::float8, ${p(cursor.i)}::uuid)` : '';
-    inner = `SELECT * FROM (${rankedRows}) r${after} ORDER BY r.rank DESC, r.id DESC LIMIT ${p(limit + 1)}`;
+    const page = `SELECT r.* FROM (${rankedRows}) r${after} ORDER BY r.rank DESC, r.id DESC LIMIT ${p(limit + 1)}`;
+    sql =
+      `WITH q AS (SELECT ${tsq} AS tsq), page AS (${page}) ` +
+      `SELECT ${FACT_COLUMNS}, page.rank, page.text_rank, page.candidates, f.created_at::text AS created_text, ` +
+      // ts_headline re-parses the text, so it runs on the final page only.
+      `ts_headline('english', translate(f.text, '<>', '${LT}${GT}'), q.tsq, '${HEADLINE_OPTIONS}') AS headline, ${conflictCount('f.id')} AS conflicts ` +
+      `FROM page JOIN facts f ON f.id = page.id, q ORDER BY page.rank DESC, page.id DESC`;
   } else {
     if (cursor && 't' in cursor) where.push(`(f.created_at, f.id) < (${p(cursor.t)}::timestamptz, ${p(cursor.i)}::uuid)`);
-    inner = `SELECT ${FACT_COLUMNS}, 0::float8 AS rank, 0::float8 AS text_rank, 0::bigint AS candidates FROM facts f, q${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p(limit + 1)}`;
+    const page = `SELECT ${FACT_COLUMNS} FROM facts f${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY f.created_at DESC, f.id DESC LIMIT ${p(limit + 1)}`;
+    sql =
+      `SELECT page.*, 0::float8 AS rank, 0::float8 AS text_rank, 0::bigint AS candidates, page.created_at::text AS created_text, ` +
+      `NULL::text AS headline, ${conflictCount('page.id')} AS conflicts FROM (${page}) page ORDER BY page.created_at DESC, page.id DESC`;
   }
-  // ts_headline re-parses the text, so it runs on the final page only (outer query).
-  const sql =
-    `WITH q AS (SELECT ${tsq} AS tsq), page AS (${inner}) ` +
-    `SELECT page.*, page.created_at::text AS created_text, ` +
-    `CASE WHEN q.tsq IS NULL THEN NULL ELSE ts_headline('english', translate(page.text, '<>', '${LT}${GT}'), q.tsq, '${HEADLINE_OPTIONS}') END AS headline, ` +
-    // Two look-ups, one per side, so each uses its own index however many conflicts are open.
-    `(SELECT count(*) FROM fact_conflicts c WHERE c.fact_id = page.id AND c.status = 'open') + ` +
-    `(SELECT count(*) FROM fact_conflicts c WHERE c.other_fact_id = page.id AND c.status = 'open') AS conflicts ` +
-    `FROM page, q ORDER BY page.rank DESC, ${ranked ? '' : 'page.created_at DESC, '}page.id DESC`;
   const res = await runSearch(db, sql, params, ranked && maxCandidates > 0);
   const rows = res.rows.slice(0, limit);
   const hits: FactSearchHit[] = rows.map((r) => ({
