@@ -92,7 +92,7 @@ for (const kind of BACKENDS) {
       assert.equal(superseded.length, 19);
     });
 
-    it('policies decide what search returns; asOf still sees both; resolving by hand invalidates the loser', async () => {
+    it('policies decide what search returns, now and asOf; resolving by hand invalidates the loser', async () => {
       const bonn = await addFact(t.db, {
         text: 'The seat of government is Bonn',
         subject: 'germany',
@@ -123,7 +123,15 @@ for (const kind of BACKENDS) {
       // Raising Berlin's confidence re-applies the policy on write.
       await updateFact(t.db, berlin.id, { confidence: 0.95 });
       assert.deepEqual(await ids(), [berlin.id]);
-      assert.deepEqual(await ids({ asOf: '2005-01-01T00:00:00Z' }), [bonn.id, berlin.id].sort(), 'asOf includes superseded facts');
+      // asOf applies the policy to the facts that held then: Berlin (0.95) wins in 2005, and
+      // in 1995 Bonn was the only one holding, so it is not superseded there.
+      assert.deepEqual(await ids({ asOf: '2005-01-01T00:00:00Z' }), [berlin.id], 'highest_confidence among the facts holding in 2005');
+      assert.deepEqual(await ids({ asOf: '1995-01-01T00:00:00Z' }), [bonn.id], 'in 1995 only Bonn held');
+      await setPredicatePolicy(t.db, 'seat_of_government', 'latest_wins');
+      assert.deepEqual(await ids({ asOf: '2005-01-01T00:00:00Z' }), [berlin.id], 'latest valid_from among the facts holding in 2005');
+      await setPredicatePolicy(t.db, 'seat_of_government', 'keep_both');
+      assert.deepEqual(await ids({ asOf: '2005-01-01T00:00:00Z' }), [bonn.id, berlin.id].sort(), 'keep_both: both held in 2005');
+      await setPredicatePolicy(t.db, 'seat_of_government', 'highest_confidence');
 
       const open = await listFactConflicts(t.db, { subject: 'germany' });
       assert.equal(open.items.length, 1);

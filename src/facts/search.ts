@@ -133,6 +133,25 @@ async function runSearch(db: Queryable, sql: string, params: unknown[], capped: 
   return db.query<HitRow>(sql, params);
 }
 
+/**
+ * Not superseded at instant `at`: the predicate's policy (today's; policies have no history)
+ * applied to the facts of the group that held at `at`, as facts_refresh_group (019) applies
+ * it to the current ones for `superseded`: under latest_wins or highest_confidence a fact is
+ * hidden when the winner among them (highest confidence first for highest_confidence, then
+ * latest valid_from, latest created, highest id) states another value. Facts without a
+ * subject skip it; for the others it is one look-up of idx_facts_predicate_subject.
+ */
+function supersededAt(at: string): string {
+  return (
+    `(f.subject IS NULL OR NOT EXISTS (SELECT 1 FROM fact_predicate_policies pp CROSS JOIN LATERAL (` +
+    `SELECT coalesce(w.object, w.text) AS v FROM facts w WHERE w.predicate = f.predicate AND w.subject = f.subject ` +
+    `AND coalesce(w.valid_from, w.created_at) <= ${at}::timestamptz AND (w.valid_to IS NULL OR w.valid_to > ${at}::timestamptz) ` +
+    `ORDER BY CASE WHEN pp.policy = 'highest_confidence' THEN w.confidence END DESC NULLS LAST, ` +
+    `coalesce(w.valid_from, w.created_at) DESC, w.created_at DESC, w.id DESC LIMIT 1) win ` +
+    `WHERE pp.predicate = f.predicate AND pp.policy <> 'keep_both' AND win.v IS DISTINCT FROM coalesce(f.object, f.text)))`
+  );
+}
+
 /** Open conflicts of a fact: two look-ups, one per side, so each uses its own index. */
 function conflictCount(id: string): string {
   return (
@@ -177,6 +196,7 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
   if (asOf !== undefined) {
     const at = p(asOf);
     where.push(`coalesce(f.valid_from, f.created_at) <= ${at}::timestamptz AND (f.valid_to IS NULL OR f.valid_to > ${at}::timestamptz)`);
+    where.push(supersededAt(at));
   } else where.push('NOT f.superseded AND coalesce(f.valid_from, f.created_at) <= now() AND (f.valid_to IS NULL OR f.valid_to > now())');
   if (minConfidence !== undefined) {
     const m = p(minConfidence);

@@ -151,8 +151,9 @@ export interface FactSearchOptions {
   /** Keep facts whose meta_data contains this JSON object (jsonb @>). */
   meta?: Record<string, unknown>;
   /**
-   * Facts valid at this instant (valid_from <= asOf < valid_to), including superseded ones.
-   * Without it: facts valid now, minus those superseded by their predicate's policy.
+   * Facts valid at this instant (valid_from <= asOf < valid_to), minus those their predicate's
+   * policy supersedes among the facts valid then. Without it: facts valid now, minus those
+   * superseded by their predicate's policy.
    */
   asOf?: string | Date;
   /** Keep facts with confidence >= this (0..1). */
