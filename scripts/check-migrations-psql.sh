@@ -100,7 +100,7 @@ echo "== each file alone"
 # with the 18th edge type; 021 makes idx_tasks_claim partial on unrouted tasks and gives
 # claim_tasks (020) its routing; 024 redefines complete_tasks (020); 027 redefines claim_tasks
 # with an organ (021) as a wrapper of claim_tasks_core; 028 adds the confidence bands to
-# idx_facts_text_search (016, 019). Applied files are immutable (the runner checks their
+# idx_facts_text_search (016, 019) and redefines facts_lock_group (019). Applied files are immutable (the runner checks their
 # checksums), so re-running one of those alone restores its older definition, and re-running
 # the superseding files after it, in order, restores the current one. The check for them is
 # "file alone, then its successors"; every other file must be idempotent alone.
@@ -108,7 +108,7 @@ declare -A SUPERSEDED_BY=(
   [001_create_tasks_table.sql]="013 017 021 027" [004_fix_taskstatus_enum.sql]="013 017 021 027"
   [005_consolidate_task_schema.sql]="013 017 021 027" [006_add_task_lease_columns.sql]="013 017 021 027"
   [013_task_priority_scheduling.sql]="017 021 027"
-  [010_task_fact_integration.sql]="019"
+  [010_task_fact_integration.sql]="019 028" [019_facts_provenance.sql]="028"
   [009_create_facts_table.sql]="016 019 028" [015_facts_search_vector.sql]="016 019 028" [016_facts_search_index.sql]="019 028"
   [020_worker_protocol.sql]="021 024 027" [021_capability_routing.sql]="027"
 )

@@ -153,6 +153,46 @@ for (const kind of BACKENDS) {
       assert.deepEqual(await ids(), [berlin.id], 'an invalidated fact stays out whatever the policy');
     });
 
+    it(
+      'a REPEATABLE READ writer whose snapshot missed another writer of the group gets a serialization failure, not a missed conflict',
+      { skip: kind === 'pglite' ? 'PGlite has one session: no concurrent writers' : false },
+      async () => {
+        const well = (depth: string) => ({ text: `The well is ${depth} deep`, subject: 'well-9', predicate: 'depth', object: depth });
+        const serializationFailure = (e: unknown) => {
+          const cause = (e as { cause?: { code?: string } }).cause;
+          return (e as { code?: string }).code === 'SEEDCORE_DB_ERROR' && cause?.code === '40001';
+        };
+        let ready!: () => void;
+        const snapshotTaken = new Promise<void>((resolve) => (ready = resolve));
+        let written!: () => void;
+        const otherCommitted = new Promise<void>((resolve) => (written = resolve));
+        const late = t.db.transaction(async (tx) => {
+          await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+          await tx.query('SELECT count(*) FROM facts'); // the snapshot is taken here
+          ready();
+          await otherCommitted;
+          // Control in the same snapshot: a group nobody else wrote is written as usual.
+          await addFact(tx, { text: 'The pump is 3 kW', subject: 'pump-2', predicate: 'power', object: '3 kW' });
+          return addFact(tx, well('12 m'));
+        });
+        await snapshotTaken;
+        const first = await addFact(t.db, well('10 m'));
+        written();
+        await assert.rejects(late, serializationFailure);
+        assert.equal((await listFactConflicts(t.db, { subject: 'well-9' })).items.length, 0, 'nothing of the failed writer was kept');
+        // Retried with a fresh snapshot, the same write sees the first fact and records the conflict.
+        const retried = await t.db.transaction(async (tx) => {
+          await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+          return addFact(tx, well('12 m'));
+        });
+        const open = (await listFactConflicts(t.db, { subject: 'well-9' })).items;
+        assert.deepEqual(
+          open.map((c) => [c.fact_id, c.other_fact_id]),
+          [[retried.id, first.id]],
+        );
+      },
+    );
+
     it('keep both by hand; invalidating one side closes its conflicts; same values never conflict', async () => {
       const a = await addFact(t.db, { text: 'Mount Kea is 4207 m', subject: 'mauna-kea', predicate: 'height' });
       const same = await addFact(t.db, { text: 'Mount Kea is 4207 m', subject: 'mauna-kea', predicate: 'height' });
