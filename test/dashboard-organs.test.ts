@@ -7,55 +7,24 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { Worker } from '../src/worker/compose.js';
+import { browserSkip as skip, checkPage, launchBrowser, watchPage } from './helpers/browser.js';
 import { BACKENDS } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard');
 const TOKEN = 'dashboard-organs-token';
-const haveChromium = existsSync(CHROMIUM);
-const skip = !haveChromium && process.env.CI !== 'true' ? `${CHROMIUM} is missing (apt-get install chromium); not in CI, so skipped` : false;
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+// Browser globals used inside page.evaluate callbacks (the project compiles without the DOM lib).
 declare const document: {
-  documentElement: { scrollWidth: number };
   querySelector(selector: string): { getAttribute(name: string): string | null } | null;
 };
 declare const location: { hash: string };
-declare const window: { innerWidth: number } & Record<string, unknown>;
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  nodes: Array<{ target: string[] }>;
-}
 
 async function go(page: Page, base: string, hash: string): Promise<void> {
   await page.goto(`${base}/?token=${TOKEN}${hash}`);
   await page.waitForSelector('body[data-ready="true"]');
   await page.waitForFunction((h) => location.hash === h && document.querySelector('main')?.getAttribute('aria-busy') === 'false', hash);
-}
-
-async function check(page: Page, label: string): Promise<void> {
-  const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-  assert.ok(scrollWidth <= innerWidth, `${label}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const w = window as unknown as { axe: { run(ctx: unknown, o: object): Promise<{ violations: AxeViolation[] }> } };
-    return (await w.axe.run(document, { resultTypes: ['violations'] })).violations;
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
-    [],
-    `${label}: serious or critical accessibility violations`,
-  );
-  await page.screenshot({ path: join(ARTIFACTS, `${label}.png`), fullPage: true });
 }
 
 for (const kind of BACKENDS) {
@@ -68,7 +37,6 @@ for (const kind of BACKENDS) {
     let plain = '';
 
     before(async () => {
-      assert.ok(haveChromium, `${CHROMIUM} is required in CI`);
       s = await testServer(kind, { apiToken: TOKEN });
       worker = s.core.createDispatcher({
         handlers: { summarize: async () => ({ ok: true }) },
@@ -80,11 +48,7 @@ for (const kind of BACKENDS) {
       stuck = (await s.core.tasks.submit({ type: 'translate_doc', params: {}, requires: ['translate>=1'] })).id;
       plain = (await s.core.tasks.submit({ type: 'plain_probe', params: {} })).id;
       base = await s.app.listen({ port: 0, host: '127.0.0.1' });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-      });
-      mkdirSync(ARTIFACTS, { recursive: true });
+      browser = await launchBrowser();
     });
 
     after(async () => {
@@ -98,11 +62,8 @@ for (const kind of BACKENDS) {
         const context = await browser.newContext({ viewport: { width, height: 900 } });
         const page = await context.newPage();
         page.setDefaultTimeout(20_000);
-        const errors: string[] = [];
-        page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-        page.on('response', (r) => {
-          if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
-        });
+        // Page errors and HTTP errors; console messages are not checked here.
+        const errors = watchPage(page, { console: false });
         const label = (v: string) => `organs-${kind}-${width}-${v}`;
 
         await go(page, base, '#/workers');
@@ -113,7 +74,7 @@ for (const kind of BACKENDS) {
         assert.match(organ, /summarize@2\.1/);
         assert.match(organ, /skills: english/);
         assert.match((await row.textContent()) ?? '', /summarizer-organ/);
-        await check(page, label('workers'));
+        await checkPage(page, label('workers'));
 
         await go(page, base, '#/tasks?unroutable=1');
         const rows = page.locator('#tasks-table tbody tr');
@@ -121,7 +82,7 @@ for (const kind of BACKENDS) {
         assert.equal(await rows.first().getAttribute('data-id'), stuck);
         assert.equal((await rows.first().locator('.tag.unroutable').textContent())?.trim(), 'unroutable: translate>=1');
         assert.equal(await page.isChecked('input[name="unroutable"]'), true);
-        await check(page, label('tasks-unroutable'));
+        await checkPage(page, label('tasks-unroutable'));
 
         await go(page, base, '#/tasks');
         await page.locator(`#tasks-table tr[data-id="${plain}"]`).waitFor();
@@ -130,7 +91,7 @@ for (const kind of BACKENDS) {
 
         await go(page, base, `#/task/${stuck}`);
         assert.match((await page.locator('.view-head h1 .tag.unroutable').textContent()) ?? '', /translate>=1/);
-        await check(page, label('task-unroutable'));
+        await checkPage(page, label('task-unroutable'));
         assert.deepEqual(errors, []);
         await context.close();
       });

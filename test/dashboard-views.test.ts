@@ -8,51 +8,23 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadDemoData } from '../src/demo/load.js';
 import { Dispatcher } from '../src/tasks/index.js';
+import { ARTIFACTS, browserSkip as skip, checkPage, launchBrowser, watchPage } from './helpers/browser.js';
 import { BACKENDS } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard');
 const TOKEN = 'dashboard-views-token';
-const haveChromium = existsSync(CHROMIUM);
-const skip = !haveChromium && process.env.CI !== 'true' ? `${CHROMIUM} is missing (apt-get install chromium); not in CI, so skipped` : false;
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WIDTHS = [1440, 390] as const;
 
 // Browser globals used inside page.evaluate callbacks (the project compiles without the DOM lib).
 declare const document: {
-  documentElement: { scrollWidth: number };
   activeElement: { textContent: string | null } | null;
   querySelector(selector: string): { getAttribute(name: string): string | null } | null;
   querySelectorAll(selector: string): { length: number };
 };
 declare const location: { hash: string };
-declare const window: { innerWidth: number } & Record<string, unknown>;
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  nodes: Array<{ target: string[] }>;
-}
-
-/** Watch a page for uncaught errors, console errors (CSP violations included) and HTTP errors. */
-function watch(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
-  });
-  return errors;
-}
 
 async function open(page: Page, base: string, hash: string): Promise<void> {
   await page.goto(`${base}/${hash}`);
@@ -88,22 +60,7 @@ async function follow(page: Page, selector: string, hash: string): Promise<void>
 }
 
 async function check(page: Page, label: string, shots: string[]): Promise<void> {
-  const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-  assert.ok(scrollWidth <= innerWidth, `${label}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const w = window as unknown as { axe: { run(ctx: unknown, o: object): Promise<{ violations: AxeViolation[] }> } };
-    return (await w.axe.run(document, { resultTypes: ['violations'] })).violations;
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
-    [],
-    `${label}: serious or critical accessibility violations`,
-  );
-  const path = join(ARTIFACTS, `${label}.png`);
-  await page.screenshot({ path, fullPage: true });
-  shots.push(path);
+  shots.push(await checkPage(page, label));
 }
 
 for (const kind of BACKENDS) {
@@ -117,7 +74,6 @@ for (const kind of BACKENDS) {
     let beating: NodeJS.Timeout | undefined;
 
     before(async () => {
-      assert.ok(haveChromium, `${CHROMIUM} is required in CI`);
       s = await testServer(kind, { apiToken: TOKEN, eventsTickMs: 500 });
       await loadDemoData(s.core.db);
       // One task run to its end by a real dispatcher, for the run history (before the
@@ -148,11 +104,7 @@ for (const kind of BACKENDS) {
       await s.core.db.query(`UPDATE tasks SET status = 'failed', error = 'boom: probe failure', attempts = 1 WHERE id = $1`, [ids[5]]);
       await s.core.schedules.set({ name: 'nightly-report', cron: '0 3 * * *', type: 'report', timezone: 'UTC' });
       base = await s.app.listen({ port: 0, host: '127.0.0.1' });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-      });
-      mkdirSync(ARTIFACTS, { recursive: true });
+      browser = await launchBrowser();
     });
 
     after(async () => {
@@ -167,7 +119,7 @@ for (const kind of BACKENDS) {
         const context = await browser.newContext({ viewport: { width, height: 900 } });
         const page = await context.newPage();
         page.setDefaultTimeout(20_000);
-        const errors = watch(page);
+        const errors = watchPage(page);
         const label = (v: string) => `${kind}-${width}-${v}`;
         const [mine, bulkA, bulkB] = width === 1440 ? [ids[0], ids[1], ids[2]] : [ids[3], ids[4], ids[4]];
 
