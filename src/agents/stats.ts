@@ -100,11 +100,12 @@ const RUNS_FROM_TASKS = `SELECT t.id AS task_id, t.status::text AS outcome,
 
 function statsSql(runs: string): string {
   return `WITH r AS (${runs}),
-  owner_organ AS (
+  -- The few distinct owners, matched to instances as text (no per-run uuid check or cast);
+  -- materialized, so the join to the runs never re-runs it per run.
+  owner_organ AS MATERIALIZED (
     SELECT o.owner_id, ri.logical_id AS organ_id
-      FROM (SELECT DISTINCT owner_id FROM r
-             WHERE owner_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$') o
-      JOIN registry_instance ri ON ri.instance_id = o.owner_id::uuid
+      FROM (SELECT DISTINCT owner_id FROM r WHERE owner_id IS NOT NULL) o
+      JOIN registry_instance ri ON ri.instance_id::text = o.owner_id
       JOIN organ_registry og ON og.organ_id = ri.logical_id
   ),
   ro AS (
@@ -132,32 +133,23 @@ function statsSql(runs: string): string {
       ) c ON true
      WHERE 'capability' = ANY($2::text[])
   ),
-  -- Aggregate per key first, then rank the (few) aggregated rows: the busiest keys keep their
-  -- row; the executions of the others are aggregated again into one row per dimension.
-  agg AS (
-    SELECT dimension, key,
-           count(*)::int AS runs,
-           count(*) FILTER (WHERE outcome = 'completed')::int AS completed,
-           count(*) FILTER (WHERE outcome = 'failed')::int AS failed,
-           count(*) FILTER (WHERE outcome = 'retry')::int AS retried,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p95
-      FROM keyed GROUP BY dimension, key
-  ),
-  ranked AS (SELECT a.*, row_number() OVER (PARTITION BY dimension ORDER BY runs DESC, key NULLS LAST) AS rn FROM agg a)
-  SELECT dimension, key, false AS other, runs, completed, failed, retried, p50, p95 FROM ranked WHERE rn <= $3
-  UNION ALL
-  -- Both equalities are hashable, so the folded keys are found with a hash join (null keys included).
-  SELECT k.dimension, NULL, true, count(*)::int,
-         count(*) FILTER (WHERE k.outcome = 'completed')::int,
-         count(*) FILTER (WHERE k.outcome = 'failed')::int,
-         count(*) FILTER (WHERE k.outcome = 'retry')::int,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY k.duration_seconds)::float8,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY k.duration_seconds)::float8
-    FROM keyed k
-    JOIN ranked rk ON rk.rn > $3 AND rk.dimension = k.dimension
-                  AND (rk.key IS NULL) = (k.key IS NULL) AND coalesce(rk.key, '') = coalesce(k.key, '')
-   GROUP BY k.dimension
+  -- Rank the keys without a join: a key's rank among its dimension's keys (busiest first) is
+  -- the dense rank of its rows ordered by (the key's runs, key). The keys beyond $3 share one
+  -- group per dimension, so one aggregation gives the kept keys and the folded row, whatever
+  -- the planner estimates for the window (it often guesses a handful of rows).
+  ranked AS (
+    SELECT c.*, dense_rank() OVER (PARTITION BY dimension ORDER BY key_runs DESC, key NULLS LAST) AS rn
+      FROM (SELECT k.*, count(*) OVER (PARTITION BY dimension, key) AS key_runs FROM keyed k) c
+  )
+  SELECT dimension, CASE WHEN least(rn, $3 + 1) <= $3 THEN max(key) END AS key, least(rn, $3 + 1) > $3 AS other,
+         count(*)::int AS runs,
+         count(*) FILTER (WHERE outcome = 'completed')::int AS completed,
+         count(*) FILTER (WHERE outcome = 'failed')::int AS failed,
+         count(*) FILTER (WHERE outcome = 'retry')::int AS retried,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)::float8 AS p95
+    FROM ranked
+   GROUP BY dimension, least(rn, $3 + 1)
    ORDER BY 1, 3, 4 DESC, 2 NULLS LAST`;
 }
 
