@@ -10,6 +10,7 @@ import { isSeedCoreError } from '../src/errors.js';
 import { migrate } from '../src/migrate/runner.js';
 import { openSeedCore, type SeedCore } from '../src/seedcore.js';
 import { buildServer, type SeedCoreServer } from '../src/server/app.js';
+import { createMetrics } from '../src/server/metrics.js';
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { createWorker } from '../src/worker/compose.js';
 import { runCli } from './helpers/cli.js';
@@ -228,6 +229,9 @@ for (const kind of BACKENDS) {
       assert.match(text, /seedcore_agent_run_duration_seconds_recent\{dimension="organ",key="organ-a",quantile="0.95"\} 8.8\n/);
       assert.match(text, /seedcore_agent_failure_ratio_recent\{dimension="agent",key="_none"\} 0.5\n/);
       assert.match(text, /seedcore_agent_runs_recent\{dimension="capability",key="summarize",outcome="completed"\} 2\n/);
+      // A registry keeps its run-window snapshot for its max-age (here an hour, to be independent of timing).
+      const longLived = createMetrics(t.db, { maxAgeMs: 3_600_000 });
+      await longLived.registry.metrics();
       // 30 more agents with one run each: only the busiest keys get series, the rest are _other.
       const tasks = new TaskCoordinator(t.db);
       for (let i = 0; i < 30; i++) {
@@ -238,7 +242,15 @@ for (const kind of BACKENDS) {
           [task.id],
         );
       }
-      text = await scrape();
+      // Within the max-age a scrape reuses the snapshot: the new runs are not counted yet.
+      const cached = await longLived.registry.metrics();
+      const agentTotal = (t: string): number =>
+        [...t.matchAll(/seedcore_agent_runs_recent\{dimension="agent",key="[^"]*",outcome="[a-z]+"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      assert.equal(agentTotal(cached), 7, 'the cached snapshot');
+      assert.doesNotMatch(cached, /seedcore_task_runs_recent\{type="stats-bulk"/, 'the run gauges read the same snapshot');
+      // A registry with max-age 0 queries on every scrape: the positive control.
+      text = await createMetrics(t.db, { maxAgeMs: 0 }).registry.metrics();
+      assert.match(text, /seedcore_task_runs_recent\{type="stats-bulk",outcome="completed"\} 30\n/);
       const agentKeys = new Set([...text.matchAll(/seedcore_agent_runs_recent\{dimension="agent",key="([^"]*)"/g)].map((m) => m[1]));
       assert.equal(agentKeys.size, AGENT_METRICS_MAX_KEYS + 1, [...agentKeys].join(','));
       assert.ok(agentKeys.has('_other'));

@@ -250,16 +250,37 @@ export const AGENT_METRICS_WINDOW_SECONDS = 300;
  */
 export const AGENT_METRICS_MAX_KEYS = 20;
 
-/** Gauges of agent performance, queried on scrape (bounded labels: see AGENT_METRICS_MAX_KEYS). */
-export function registerAgentMetrics(registry: Registry, db: Db): void {
+/**
+ * A value computed at most once per `maxAgeMs`: callers within that age get the same answer,
+ * concurrent callers share one computation, and a failed computation is not kept. 0: every
+ * call computes (concurrent calls still share one).
+ */
+export function snapshot<T>(maxAgeMs: number, compute: () => Promise<T>): () => Promise<T> {
+  let inflight: Promise<T> | undefined;
+  let last: { at: number; value: T } | undefined;
+  return () => {
+    if (last && performance.now() - last.at < maxAgeMs) return Promise.resolve(last.value);
+    inflight ??= compute()
+      .then((value) => {
+        last = { at: performance.now(), value };
+        return value;
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
+    return inflight;
+  };
+}
+
+/**
+ * Gauges of agent performance, queried on scrape (bounded labels: see AGENT_METRICS_MAX_KEYS).
+ * The three gauges read one snapshot of agentStats, recomputed at most every `maxAgeMs`
+ * (scrapes within it reuse the answer; see createMetrics).
+ */
+export function registerAgentMetrics(registry: Registry, db: Db, options: { maxAgeMs?: number } = {}): void {
   const label = (s: AgentStat): { dimension: string; key: string } => ({ dimension: s.dimension, key: s.other ? '_other' : (s.key ?? '_none') });
-  // A registry collects its metrics concurrently: the three gauges share one query per scrape
-  // (the first collect starts it, the others await the same answer).
-  let inflight: Promise<AgentStats> | undefined;
-  const load = (): Promise<AgentStats> =>
-    (inflight ??= agentStats(db, { window: AGENT_METRICS_WINDOW_SECONDS, keys: AGENT_METRICS_MAX_KEYS }).finally(() => {
-      inflight = undefined;
-    }));
+  // A registry collects its metrics concurrently: the three gauges share one computation.
+  const load = snapshot(options.maxAgeMs ?? 0, () => agentStats(db, { window: AGENT_METRICS_WINDOW_SECONDS, keys: AGENT_METRICS_MAX_KEYS }));
   new Gauge({
     name: 'seedcore_agent_runs_recent',
     help: `Executions that ended in the last ${AGENT_METRICS_WINDOW_SECONDS} s by organ, agent or capability (dimension, key; the ${AGENT_METRICS_MAX_KEYS} busiest keys per dimension, the rest as _other, none as _none) and outcome (completed, failed, retry); queried on scrape.`,

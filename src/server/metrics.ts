@@ -1,14 +1,17 @@
 /**
- * Prometheus metrics. Gauges that describe the database (tasks by status, instances alive)
- * are queried on scrape, so they are right whichever process changed the data. HTTP request
- * counts and durations are measured in this process. Each server gets its own registry, so
- * several servers in one process (tests) do not collide.
+ * Prometheus metrics. Gauges that describe the database (tasks by status, instances alive,
+ * recent runs, agent performance, unroutable tasks) are queried on scrape, so they are right
+ * whichever process changed the data; the expensive aggregates among them are one snapshot
+ * reused for the scrapes within a max-age (see MetricsOptions.maxAgeMs). HTTP request counts
+ * and durations are measured in this process. Each server gets its own registry, so several
+ * servers in one process (tests) do not collide.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/types.js';
 import { instancesAlive, taskOverview } from './overview.js';
 import { registerDurableMetrics } from '../tasks/durable/metrics.js';
-import { registerAgentMetrics } from '../agents/stats.js';
+import { registerAgentMetrics, snapshot } from '../agents/stats.js';
+import { invalidInput } from '../errors.js';
 import { registerRoutingMetrics } from '../agents/routing.js';
 
 export interface ServerMetrics {
@@ -22,12 +25,57 @@ export interface ServerMetrics {
   leaseRecoveries: Counter;
 }
 
-export function createMetrics(db: Db): ServerMetrics {
+/** How long a scrape's run-window aggregates are reused, in ms. @defaultValue 5000 */
+export const METRICS_MAX_AGE_MS = 5000;
+
+function envMaxAge(): number {
+  const raw = process.env.SEEDCORE_METRICS_MAX_AGE_MS;
+  if (raw === undefined || raw.trim() === '') return METRICS_MAX_AGE_MS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw invalidInput(`SEEDCORE_METRICS_MAX_AGE_MS must be a whole number of milliseconds, 0 or more (got '${raw}')`);
+  return n;
+}
+
+/**
+ * The database as the run-window gauges see it: each distinct read (statement and parameters)
+ * is answered from one snapshot for `maxAgeMs`, and concurrent identical reads share one query.
+ */
+function snapshotReads(db: Db, maxAgeMs: number): Db {
+  const reads = new Map<string, () => Promise<unknown>>();
+  const query = (sql: string, params?: unknown[]): Promise<unknown> => {
+    const key = `${sql}\u0000${JSON.stringify(params ?? [])}`;
+    let read = reads.get(key);
+    if (!read) reads.set(key, (read = snapshot(maxAgeMs, () => db.query(sql, params))));
+    return read();
+  };
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'query') return query;
+      const v: unknown = Reflect.get(target, prop);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+export interface MetricsOptions {
+  /**
+   * The run-window gauges (seedcore_agent_*, seedcore_task_runs_recent and the run duration
+   * gauges) aggregate task_runs over the last 300 s, seconds of work at 100k runs in the
+   * window, and seedcore_tasks_unroutable checks every waiting routed task; scrapes within this
+   * many ms reuse one snapshot of them (0: every scrape queries). The counts of tasks by
+   * status, attempts and alive instances are queried on every scrape.
+   * @defaultValue process.env.SEEDCORE_METRICS_MAX_AGE_MS ?? 5000
+   */
+  maxAgeMs?: number;
+}
+
+export function createMetrics(db: Db, options: MetricsOptions = {}): ServerMetrics {
+  const maxAgeMs = options.maxAgeMs ?? envMaxAge();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'seedcore_process_' });
-  registerDurableMetrics(registry, db);
-  registerAgentMetrics(registry, db);
-  registerRoutingMetrics(registry, db);
+  registerDurableMetrics(registry, maxAgeMs > 0 ? snapshotReads(db, maxAgeMs) : db);
+  registerAgentMetrics(registry, db, { maxAgeMs });
+  registerRoutingMetrics(registry, db, { maxAgeMs });
 
   new Gauge({
     name: 'seedcore_tasks',
