@@ -212,6 +212,7 @@ for (const kind of BACKENDS) {
           [{ SEEDCORE_ORGAN: 'o', SEEDCORE_ORGAN_SKILLS: 'a,b c' }, /SEEDCORE_ORGAN_SKILLS: expected skill names/],
           [{ SEEDCORE_ORGAN: 'o p' }, /SEEDCORE_ORGAN: expected a non-empty id without spaces/],
           [{ SEEDCORE_ORGAN_AGENT: 'a' }, /SEEDCORE_ORGAN_AGENT describes an organ: give SEEDCORE_ORGAN <id> too/],
+          [{ SEEDCORE_METRICS_MAX_AGE_MS: 'soon' }, /SEEDCORE_METRICS_MAX_AGE_MS must be a whole number of milliseconds/],
         ];
         for (const [vars, message] of cases) {
           await assert.rejects(

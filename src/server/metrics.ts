@@ -28,7 +28,8 @@ export interface ServerMetrics {
 /** How long a scrape's run-window aggregates are reused, in ms. @defaultValue 5000 */
 export const METRICS_MAX_AGE_MS = 5000;
 
-function envMaxAge(): number {
+/** SEEDCORE_METRICS_MAX_AGE_MS, checked (SEEDCORE_INVALID_INPUT); serve checks it before opening the database. */
+export function envMaxAge(): number {
   const raw = process.env.SEEDCORE_METRICS_MAX_AGE_MS;
   if (raw === undefined || raw.trim() === '') return METRICS_MAX_AGE_MS;
   const n = Number(raw);

@@ -11,6 +11,7 @@ import { openSeedCore, type SeedCore } from '../seedcore.js';
 import type { OrganOptions } from '../tasks/dispatcher-options.js';
 import { isEmptyDatabase, loadDemoData, type DemoSummary } from '../demo/load.js';
 import { buildServer, type SeedCoreServer } from './app.js';
+import { envMaxAge } from './metrics.js';
 import { startBackground, type Background } from './background.js';
 
 export interface ServiceOptions {
@@ -65,9 +66,10 @@ function envPort(): number {
 }
 
 export async function startService(options: ServiceOptions = {}): Promise<RunningService> {
-  // Check the address before opening (and perhaps migrating) the database.
+  // Check the address and the metrics setting before opening (and perhaps migrating) the database.
   const port = options.port ?? envPort();
   const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+  envMaxAge();
   // So is the organ (flags or SEEDCORE_ORGAN*): a bad one is refused before anything is written.
   const organ = options.organ === undefined ? organFromEnvironment() : options.organ === null ? undefined : options.organ;
   if (organ !== undefined) {
