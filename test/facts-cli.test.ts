@@ -41,7 +41,10 @@ for (const kind of BACKENDS) {
       assert.deepEqual(fact.meta_data, { src: 'cli' });
       const found = await cli('facts', 'search', 'lighthouse', '--tag', 'sea', '--tag', 'other', '--limit', '5', '--json');
       assert.equal(found.code, 0, found.stderr);
-      const hits = JSON.parse(found.stdout) as Hit[];
+      // --json prints the body of GET /api/facts: the one page shape.
+      const page = JSON.parse(found.stdout) as { items: Hit[]; nextCursor: string | null };
+      assert.equal(page.nextCursor, null);
+      const hits = page.items;
       assert.deepEqual(
         hits.map((h) => h.id),
         [fact.id],

@@ -1,6 +1,6 @@
 /**
- * One schema per shape, the same answer from every face: schedules, queue limits, facts, graph
- * nodes and edges, and the task list's waiting filter are rejected by the library, the HTTP API and the CLI with the
+ * One schema per shape, the same answer from every face: schedules, queue limits, facts, fact
+ * searches and conflict listings, graph nodes and edges, and the task list's waiting filter are rejected by the library, the HTTP API and the CLI with the
  * same code and the same `path` / `expected` / `got`, with nothing written, and accepted alike
  * when good; the CLI's --json lists are the HTTP bodies.
  *
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isSeedCoreError } from '../src/errors.js';
-import { FactInputSchema, FactPatchSchema, FactSchema } from '../src/facts/schemas.js';
+import { FactConflictQuerySchema, FactInputSchema, FactPatchSchema, FactSchema, FactSearchQuerySchema } from '../src/facts/schemas.js';
 import { EdgeInputSchema, NodeInputSchema } from '../src/graph/schema.js';
 import { QueueLimitSchema, QueueSchema } from '../src/tasks/queues.js';
 import { ScheduleFieldsSchema, ScheduleInputSchema, ScheduleSchema } from '../src/tasks/schedules.js';
@@ -215,6 +215,99 @@ const CASES: Case[] = [
     http: { method: 'POST', url: '/api/facts', payload: { text: 'x', colour: 'red' } },
     cli: null,
     path: 'colour',
+  },
+  {
+    why: 'fact search: limit 0',
+    library: (c) => c.facts.search({ limit: 0 }),
+    http: { method: 'GET', url: '/api/facts?limit=0' },
+    cli: ['facts', 'search', '--limit', '0'],
+    path: 'limit',
+    embedded: true,
+  },
+  {
+    why: 'fact search: minConfidence above 1',
+    library: (c) => c.facts.search({ query: 'sky', minConfidence: 2 }),
+    http: { method: 'GET', url: '/api/facts?query=sky&minConfidence=2' },
+    cli: ['facts', 'search', 'sky', '--min-confidence', '2'],
+    path: 'minConfidence',
+  },
+  {
+    why: 'fact search: asOf not a timestamp',
+    library: (c) => c.facts.search({ asOf: 'yesterday' }),
+    http: { method: 'GET', url: '/api/facts?asOf=yesterday' },
+    cli: ['facts', 'search', '--as-of', 'yesterday'],
+    path: 'asOf',
+  },
+  {
+    why: 'fact search: meta that is not JSON',
+    library: (c) => c.facts.search({ meta: '{not' }),
+    http: { method: 'GET', url: `/api/facts?meta=${encodeURIComponent('{not')}` },
+    cli: ['facts', 'search', '--meta', '{not'],
+    path: 'meta',
+  },
+  {
+    why: 'fact search: meta that is not an object',
+    library: (c) => c.facts.search({ meta: '[1]' }),
+    http: { method: 'GET', url: `/api/facts?meta=${encodeURIComponent('[1]')}` },
+    cli: ['facts', 'search', '--meta', '[1]'],
+    path: 'meta',
+  },
+  {
+    why: 'fact search: a blank tag (HTTP by its older name tag)',
+    library: (c) => c.facts.search({ tags: [' '] }),
+    http: { method: 'GET', url: '/api/facts?tag=%20' },
+    cli: ['facts', 'search', '--tag', ' '],
+    path: 'tags.0',
+  },
+  {
+    why: 'fact search: a query over 1000 characters (HTTP by its older name q)',
+    library: (c) => c.facts.search({ query: 'w'.repeat(1001) }),
+    http: { method: 'GET', url: `/api/facts?q=${'w'.repeat(1001)}` },
+    cli: ['facts', 'search', 'w'.repeat(1001)],
+    path: 'query',
+  },
+  {
+    why: 'fact search: an empty cursor',
+    library: (c) => c.facts.search({ cursor: '' }),
+    http: { method: 'GET', url: '/api/facts?cursor=' },
+    cli: ['facts', 'search', '--cursor', ''],
+    path: 'cursor',
+  },
+  {
+    why: 'fact search: unknown option',
+    library: (c) => c.facts.search({ colour: 'red' } as never),
+    http: { method: 'GET', url: '/api/facts?colour=red' },
+    cli: null,
+    path: 'colour',
+  },
+  {
+    why: 'fact conflicts: unknown status',
+    library: (c) => c.facts.conflicts({ status: 'maybe' as never }),
+    http: { method: 'GET', url: '/api/facts/conflicts?status=maybe' },
+    cli: ['facts', 'conflicts', '--status', 'maybe'],
+    path: 'status',
+    embedded: true,
+  },
+  {
+    why: 'fact conflicts: a fact id that is not a uuid (HTTP by its older name fact)',
+    library: (c) => c.facts.conflicts({ factId: 'abc' }),
+    http: { method: 'GET', url: '/api/facts/conflicts?fact=abc' },
+    cli: ['facts', 'conflicts', '--fact', 'abc'],
+    path: 'factId',
+  },
+  {
+    why: 'fact conflicts: limit above 1000',
+    library: (c) => c.facts.conflicts({ limit: 1001 }),
+    http: { method: 'GET', url: '/api/facts/conflicts?limit=1001' },
+    cli: ['facts', 'conflicts', '--limit', '1001'],
+    path: 'limit',
+  },
+  {
+    why: 'fact conflicts: a malformed cursor',
+    library: (c) => c.facts.conflicts({ cursor: 'abc' }),
+    http: { method: 'GET', url: '/api/facts/conflicts?cursor=abc' },
+    cli: ['facts', 'conflicts', '--cursor', 'abc'],
+    path: 'cursor',
   },
   {
     why: 'graph node: unknown type',
@@ -487,6 +580,49 @@ for (const kind of BACKENDS) {
       assert.deepEqual(comparable(JSON.parse(out.stdout)), lib, 'the CLI stores what the library stores');
     });
 
+    it('answers the same fact search and conflict listing from every face, by the new and the older parameter names', { timeout: 600_000 }, async () => {
+      const a = await s.core.facts.add({
+        text: 'The parity lighthouse is red',
+        tags: ['parity'],
+        subject: 'parity-lighthouse',
+        predicate: 'colour',
+        object: 'red',
+      });
+      const b = await s.core.facts.add({
+        text: 'The parity lighthouse is white',
+        tags: ['parity'],
+        subject: 'parity-lighthouse',
+        predicate: 'colour',
+        object: 'white',
+      });
+      const json = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+      const page = await s.core.facts.search({ query: 'lighthouse', tags: ['parity'], limit: 5 });
+      const lib = json({ items: page.hits, nextCursor: page.nextCursor });
+      assert.deepEqual(page.hits.map((h) => h.id).sort(), [a.id, b.id].sort(), 'positive control: the search finds both facts');
+      for (const url of ['/api/facts?query=lighthouse&tags=parity&limit=5', '/api/facts?q=lighthouse&tag=parity&limit=5']) {
+        const r = await s.app.inject(url);
+        assert.equal(r.statusCode, 200, r.body);
+        assert.deepEqual(r.json(), lib, `${url} answers what the library answers`);
+      }
+      const both = await s.app.inject('/api/facts?q=lighthouse&query=lighthouse');
+      assert.equal(both.statusCode, 400, 'a parameter and its older name together are refused');
+      const conflicts = json(await s.core.facts.conflicts({ factId: a.id }));
+      assert.equal((conflicts as { items: unknown[] }).items.length, 1, 'positive control: the two facts conflict');
+      for (const url of [`/api/facts/conflicts?factId=${a.id}`, `/api/facts/conflicts?fact=${a.id}`]) {
+        const r = await s.app.inject(url);
+        assert.equal(r.statusCode, 200, r.body);
+        assert.deepEqual(r.json(), conflicts, `${url} answers what the library answers`);
+      }
+      if (kind === 'postgres') {
+        const found = await cli(['facts', 'search', 'lighthouse', '--tag', 'parity', '--limit', '5']);
+        assert.equal(found.code, 0, found.stderr);
+        assert.deepEqual(JSON.parse(found.stdout), lib, 'facts search --json is the body of GET /api/facts');
+        const listed = await cli(['facts', 'conflicts', '--fact', a.id]);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.deepEqual(JSON.parse(listed.stdout), conflicts, 'facts conflicts --json is the body of GET /api/facts/conflicts');
+      }
+    });
+
     it('accepts the same node and edge from every face and answers alike', { timeout: 600_000 }, async () => {
       const before = await counts(s);
       const lib = await s.core.graph.createNode('agent', 'g-library', { display_name: 'Same' });
@@ -541,6 +677,13 @@ for (const kind of BACKENDS) {
       assert.deepEqual(keys(body('/api/facts/{id}', 'patch')), keys(FactPatchSchema));
       assert.deepEqual(keys(components.Fact), keys(FactSchema));
       assert.deepEqual(keys(ok('/api/facts', 'post', '201')), keys(FactSchema));
+      const query = (path: string) =>
+        (doc.paths[path].get.parameters as { in: string; name: string }[])
+          .filter((p) => p.in === 'query')
+          .map((p) => p.name)
+          .sort();
+      assert.deepEqual(query('/api/facts'), keys(FactSearchQuerySchema));
+      assert.deepEqual(query('/api/facts/conflicts'), keys(FactConflictQuerySchema));
       assert.deepEqual(keys(components.GraphNodeInput), keys(NodeInputSchema));
       assert.deepEqual(keys(body('/api/graph/nodes', 'post')), keys(NodeInputSchema));
       assert.deepEqual(keys(components.GraphEdgeInput), keys(EdgeInputSchema));

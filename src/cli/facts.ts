@@ -1,15 +1,14 @@
 import type { Command } from 'commander';
 import {
   addFact,
+  createFactsApi,
   deleteFact,
   factVersions,
   getFact,
   getFactProvenance,
   invalidateFact,
-  listFactConflicts,
   listPredicatePolicies,
   resolveFactConflict,
-  searchFacts,
   setPredicatePolicy,
   snippetToText,
   updateFact,
@@ -40,7 +39,8 @@ function jsonObject(name: string, value: string): Record<string, unknown> {
   return parseJsonOption(name, value) as Record<string, unknown>;
 }
 
-function confidenceOption(value: string): number {
+/** A number option passed on as a number when it reads as one, else as given (the library's schema names it). */
+function numberOption(value: string): number {
   const n = Number(value);
   return (value.trim() !== '' && Number.isFinite(n) ? n : value) as number;
 }
@@ -96,7 +96,7 @@ function claimOptions(c: Command): Command {
     .option('--subject <s>', 'what the fact is about (with --predicate: facts of one subject/predicate can conflict)')
     .option('--predicate <p>', 'the property stated about the subject')
     .option('--object <value>', 'the value stated (default: the text)')
-    .option('--confidence <0..1>', 'how sure the asserter is (default 1)', confidenceOption)
+    .option('--confidence <0..1>', 'how sure the asserter is (default 1)', numberOption)
     .option('--valid-from <iso>', 'when the fact starts to hold (ISO 8601; default now)')
     .option('--valid-to <iso>', 'when it stops holding (ISO 8601)');
 }
@@ -234,8 +234,8 @@ export function registerFactsCommands(program: Command): void {
     .option('--all-tags', 'require every --tag instead of any')
     .option('--meta <json>', 'keep facts whose metadata contains this JSON object')
     .option('--as-of <iso>', 'facts valid at this instant (superseded ones included); default: valid now')
-    .option('--min-confidence <0..1>', 'keep facts at least this sure', confidenceOption)
-    .option('--limit <n>', `results (1..${MAX_SEARCH_LIMIT})`, parseIntOption('--limit', 1, MAX_SEARCH_LIMIT), 20)
+    .option('--min-confidence <0..1>', 'keep facts at least this sure', numberOption)
+    .option('--limit <n>', `results (1..${MAX_SEARCH_LIMIT})`, numberOption, 20)
     .option('--cursor <cursor>', 'continue after a previous page (printed on stderr when more results exist)')
     .action(
       async (
@@ -243,20 +243,22 @@ export function registerFactsCommands(program: Command): void {
         opts: { tag?: string[]; allTags?: boolean; meta?: string; asOf?: string; minConfidence?: number; limit: number; cursor?: string },
         cmd: Command,
       ) => {
+        // The library checks the options against the schema of GET /api/facts (meta as JSON
+        // text, as over HTTP), and --json prints that route's body.
         const page = await withDb(cmd, (db) =>
-          searchFacts(db, {
+          createFactsApi(db).search({
             query: words.join(' '),
             limit: opts.limit,
             ...(opts.tag ? { tags: opts.tag } : {}),
             ...(opts.allTags ? { allTags: true } : {}),
-            ...(opts.meta ? { meta: jsonObject('--meta', opts.meta) } : {}),
-            ...(opts.asOf ? { asOf: opts.asOf } : {}),
+            ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
+            ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}),
             ...(opts.minConfidence !== undefined ? { minConfidence: opts.minConfidence } : {}),
-            ...(opts.cursor ? { cursor: opts.cursor } : {}),
+            ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
           }),
         );
         // --json keeps the HTML-safe snippet of the API; the terminal gets the text as written.
-        output(cmd, page.hits, () =>
+        output(cmd, { items: page.hits, nextCursor: page.nextCursor }, () =>
           page.hits.length
             ? page.hits
                 .map(
@@ -277,22 +279,21 @@ export function registerFactsCommands(program: Command): void {
     .option('--subject <s>', 'only this subject')
     .option('--predicate <p>', 'only this predicate')
     .option('--fact <id>', 'only conflicts this fact is part of')
-    .option('--limit <n>', 'results (1..1000)', parseIntOption('--limit', 1, 1000), 50)
+    .option('--limit <n>', 'results (1..1000)', numberOption, 50)
     .option('--cursor <cursor>', 'continue after a previous page')
     .action(async (opts: { status: string; subject?: string; predicate?: string; fact?: string; limit: number; cursor?: string }, cmd: Command) => {
       const page = await withDb(cmd, (db) =>
-        listFactConflicts(db, {
+        createFactsApi(db).conflicts({
           status: opts.status as 'open',
           limit: opts.limit,
-          ...(opts.subject ? { subject: opts.subject } : {}),
-          ...(opts.predicate ? { predicate: opts.predicate } : {}),
-          ...(opts.fact ? { factId: opts.fact } : {}),
-          ...(opts.cursor ? { cursor: opts.cursor } : {}),
+          ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
+          ...(opts.predicate !== undefined ? { predicate: opts.predicate } : {}),
+          ...(opts.fact !== undefined ? { factId: opts.fact } : {}),
+          ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
         }),
       );
-      output(cmd, page.items, () =>
-        page.items.length ? page.items.map(conflictLine).join('\n') : `no ${opts.status === 'all' ? '' : `${opts.status} `}conflicts`,
-      );
+      // --json prints the body of GET /api/facts/conflicts.
+      output(cmd, page, () => (page.items.length ? page.items.map(conflictLine).join('\n') : `no ${opts.status === 'all' ? '' : `${opts.status} `}conflicts`));
       if (page.nextCursor) process.stderr.write(`more results: --cursor ${page.nextCursor}\n`);
     });
 

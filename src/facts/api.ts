@@ -6,6 +6,7 @@ import { getFactProvenance } from './provenance.js';
 import { addFact, deleteFact, factVersions, getFact, invalidateFact, updateFact } from './store.js';
 import { searchFacts } from './search.js';
 import { createTaskFacts } from './task-facts.js';
+import { checkConflictOptions, checkSearchOptions } from './validate.js';
 import type {
   Fact,
   FactConflict,
@@ -49,10 +50,11 @@ export function createFactsApi(db: Db): FactsApi {
     update: (id, patch) => updateFact(db, id, patch),
     invalidate: (id, options) => invalidateFact(db, id, options),
     delete: (id) => deleteFact(db, id),
-    search: (options) => searchFacts(db, options),
+    // Options are checked against the schemas of GET /api/facts and /api/facts/conflicts.
+    search: async (options) => searchFacts(db, checkSearchOptions(options)),
     versions: (id) => factVersions(db, id),
     provenance: (id, options) => getFactProvenance(db, id, options),
-    conflicts: (options) => listFactConflicts(db, options),
+    conflicts: async (options) => listFactConflicts(db, checkConflictOptions(options)),
     resolveConflict: (id, how) => resolveFactConflict(db, id, how),
     setPolicy: (predicate, policy) => setPredicatePolicy(db, predicate, policy),
     policies: () => listPredicatePolicies(db),

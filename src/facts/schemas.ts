@@ -95,3 +95,40 @@ export const FactSchema = Type.Object(
 );
 
 export type FactInputWire = Static<typeof FactInputSchema>;
+
+/**
+ * What a search takes: facts.search(options), GET /api/facts's query and `seedcore facts
+ * search`. Over HTTP `meta` is the object's JSON text (the library takes either); the
+ * library's tuning option maxCandidates is not part of it (it is no caller's input). The
+ * limit's maximum is search.ts's MAX_SEARCH_LIMIT.
+ */
+export const FactSearchQuerySchema = Type.Object(
+  {
+    query: Type.Optional(Type.String({ maxLength: 1000, description: 'Web-search syntax: words, "phrases", or, -exclusion. Empty: newest first.' })),
+    tags: Type.Optional(Type.Array(NonBlank(1000), { maxItems: 100, description: 'Keep facts with any of these tags (all of them with allTags).' })),
+    allTags: Type.Optional(Type.Boolean({ default: false, description: 'Require every tag instead of any.' })),
+    meta: Type.Optional(
+      Type.Union([Meta, Type.String({ maxLength: 10_000 })], {
+        description: 'Keep facts whose metadata contains this JSON object, e.g. {"source":"docs"} (over HTTP: its JSON text).',
+      }),
+    ),
+    asOf: Type.Optional(Instant('ISO 8601 instant: facts valid then (superseded ones included). Default: valid now, not superseded.')),
+    minConfidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Keep facts at least this sure.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Page size.' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false, description: 'A fact search.' },
+);
+
+/** What a conflict listing takes: facts.conflicts(options), GET /api/facts/conflicts's query and `seedcore facts conflicts`. */
+export const FactConflictQuerySchema = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open', description: 'Default open.' })),
+    subject: Type.Optional(NonBlank(1000, 'Only this subject.')),
+    predicate: Type.Optional(NonBlank(1000, 'Only this predicate.')),
+    factId: Type.Optional(Type.String({ format: 'uuid', description: 'Only conflicts this fact is part of.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: 'Page size.' })),
+    cursor: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,17}$', description: 'nextCursor of the previous page.' })),
+  },
+  { additionalProperties: false, description: 'A conflict listing.' },
+);

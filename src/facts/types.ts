@@ -148,8 +148,8 @@ export interface FactSearchOptions {
   tags?: string[];
   /** Require every tag in `tags` instead of any. @defaultValue false */
   allTags?: boolean;
-  /** Keep facts whose meta_data contains this JSON object (jsonb @>). */
-  meta?: Record<string, unknown>;
+  /** Keep facts whose meta_data contains this JSON object (jsonb @>), or its JSON text (facts.search parses it). */
+  meta?: Record<string, unknown> | string;
   /**
    * Facts valid at this instant (valid_from <= asOf < valid_to), minus those their predicate's
    * policy supersedes among the facts valid then. Without it: facts valid now, minus those

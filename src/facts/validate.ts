@@ -1,5 +1,7 @@
 import { invalidInput } from '../errors.js';
-import { got } from '../schema-check.js';
+import { assertSchema, got } from '../schema-check.js';
+import { FactConflictQuerySchema, FactSearchQuerySchema } from './schemas.js';
+import type { FactConflictListOptions, FactSearchOptions } from './types.js';
 
 /** SEEDCORE_INVALID_INPUT naming the field (`path`), what was `expected` and what it `got`, as the schema checks do. */
 export function badField(path: string, expected: string, value: unknown, message = `${path}: expected ${expected}, got ${got(value)}`) {
@@ -85,4 +87,35 @@ export function checkUuidList(v: unknown, field: string): string[] {
   if (!Array.isArray(v)) throw invalidInput(`${field} must be an array of fact ids`, { field });
   if (v.length > 1000) throw invalidInput(`${field} may name at most 1000 facts`, { field });
   return [...new Set(v.map((x) => checkUuid(x, field)))];
+}
+
+/** The fields of `o` that are not undefined (a schema treats a present key as given). */
+function given<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Check search options against FactSearchQuerySchema, the schema of GET /api/facts, so the
+ * library, HTTP and the CLI name a bad option alike; `meta` given as JSON text is parsed.
+ * maxCandidates, a tuning option of the library alone, is checked by searchFacts.
+ */
+export function checkSearchOptions(options: FactSearchOptions = {}): FactSearchOptions {
+  const { maxCandidates: _max, ...rest } = given(options);
+  const wire: Record<string, unknown> = { ...rest };
+  if (rest.asOf instanceof Date) wire.asOf = Number.isNaN(rest.asOf.getTime()) ? 'Invalid Date' : rest.asOf.toISOString();
+  assertSchema(FactSearchQuerySchema, wire);
+  if (typeof rest.meta !== 'string') return options;
+  let meta: unknown;
+  try {
+    meta = JSON.parse(rest.meta);
+  } catch {
+    throw badField('meta', 'a JSON object, e.g. {"source":"docs"}', rest.meta, `meta: expected a JSON object, e.g. {"source":"docs"}, got ${got(rest.meta)}`);
+  }
+  return { ...options, meta: checkObject(meta, 'meta') };
+}
+
+/** Check conflict listing options against FactConflictQuerySchema, the schema of GET /api/facts/conflicts. */
+export function checkConflictOptions(options: FactConflictListOptions = {}): FactConflictListOptions {
+  assertSchema(FactConflictQuerySchema, given(options));
+  return options;
 }

@@ -4,30 +4,34 @@
  * are a 400 (additionalProperties: false everywhere). A fact's input, patch, invalidation and
  * row are the library's own schemas (src/facts/schemas.ts).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
   FACT_POLICIES,
   MAX_PROVENANCE_DEPTH,
-  MAX_SEARCH_LIMIT,
   addFact,
   deleteFact,
   factVersions,
   getFact,
   getFactProvenance,
   invalidateFact,
-  listFactConflicts,
   listPredicatePolicies,
   resolveFactConflict,
-  searchFacts,
   setPredicatePolicy,
   updateFact,
   type FactConflictResolution,
   type FactPolicy,
 } from '../../facts/index.js';
 import { invalidInput } from '../../errors.js';
-import { FactInputSchema, FactInvalidationSchema, FactPatchSchema, FactSchema as Fact } from '../../facts/schemas.js';
+import {
+  FactConflictQuerySchema,
+  FactInputSchema,
+  FactInvalidationSchema,
+  FactPatchSchema,
+  FactSchema as Fact,
+  FactSearchQuerySchema,
+} from '../../facts/schemas.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 
@@ -93,35 +97,9 @@ const Provenance = Type.Object({
 });
 const Policy = Type.Object({ predicate: Type.String(), policy: Type.String(), updated_at: Time });
 
-const SearchQuery = Type.Object(
-  {
-    q: Type.Optional(Type.String({ maxLength: 1000, description: 'Web-search syntax: words, "phrases", or, -exclusion. Empty: newest first.' })),
-    tag: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Repeat to filter by several tags (any of them, or all with allTags=true).' })),
-    allTags: Type.Boolean({ default: false }),
-    meta: Type.Optional(Type.String({ maxLength: 10_000, description: 'Keep facts whose metadata contains this JSON object, e.g. {"source":"docs"}.' })),
-    asOf: Type.Optional(
-      Type.String({ maxLength: 40, description: 'ISO 8601 instant: facts valid then (superseded ones included). Default: valid now, not superseded.' }),
-    ),
-    minConfidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-    limit: Type.Integer({ minimum: 1, maximum: MAX_SEARCH_LIMIT, default: 20 }),
-    cursor: Type.Optional(Type.String({ maxLength: 500 })),
-  },
-  { additionalProperties: false },
-);
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Fact id or a unique prefix (≥ 4 hex digits).' }) });
 const NoQuery = Type.Object({}, { additionalProperties: false });
 const ProvenanceQuery = Type.Object({ depth: Type.Integer({ minimum: 1, maximum: MAX_PROVENANCE_DEPTH, default: 5 }) }, { additionalProperties: false });
-const ConflictsQuery = Type.Object(
-  {
-    status: Type.Union([Type.Literal('open'), Type.Literal('resolved'), Type.Literal('all')], { default: 'open' }),
-    subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
-    predicate: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
-    fact: Type.Optional(Type.String({ format: 'uuid', description: 'Only conflicts this fact is part of.' })),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-    cursor: Type.Optional(Type.String({ maxLength: 20 })),
-  },
-  { additionalProperties: false },
-);
 const ConflictParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$', description: 'Conflict id.' }) });
 const ResolveBody = Type.Object(
   {
@@ -135,15 +113,29 @@ const ResolveBody = Type.Object(
 const PolicyParams = Type.Object({ predicate: Type.String({ minLength: 1, maxLength: 200 }) });
 const PolicyBody = Type.Object({ policy: Type.Union(FACT_POLICIES.map((p) => Type.Literal(p))) }, { additionalProperties: false });
 
-function parseMeta(s: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(s);
-  } catch {
-    throw invalidInput('meta must be a JSON object, e.g. {"source":"docs"}', { field: 'meta' });
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidInput('meta must be a JSON object', { field: 'meta' });
-  return v as Record<string, unknown>;
+/**
+ * The query parameters' earlier names, still accepted: `q` for `query`, `tag` for `tags`,
+ * `fact` for `factId`. They are renamed before validation, so the schema (the library's) sees
+ * one name and an error names the field the library would.
+ */
+function renameAliases(aliases: Record<string, string>): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    const query = request.query;
+    if (typeof query !== 'object' || query === null) return;
+    const q = query as Record<string, unknown>;
+    for (const [alias, name] of Object.entries(aliases)) {
+      if (!(alias in q)) continue;
+      if (name in q)
+        throw invalidInput(`give ${name} or its older name ${alias}, not both`, {
+          in: 'query',
+          path: alias,
+          expected: `only one of ${name}, ${alias}`,
+          got: 'both',
+        });
+      q[name] = q[alias];
+      delete q[alias];
+    }
+  };
 }
 
 export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
@@ -156,23 +148,14 @@ export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext)
       schema: {
         tags: ['facts'],
         summary:
-          'Full-text search over facts, ranked by relevance × (0.5 + 0.5 × confidence), with tag, metadata, validity (asOf) and confidence filters and conflict flags; without q lists newest first.',
-        querystring: SearchQuery,
+          'Full-text search over facts, ranked by relevance × (0.5 + 0.5 × confidence), with tag, metadata, validity (asOf) and confidence filters and conflict flags; without a query lists newest first. The query is the library FactSearchQuerySchema (q and tag: older names of query and tags).',
+        querystring: FactSearchQuerySchema,
         response: { 200: Type.Object({ items: Type.Array(Hit), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
       },
+      preValidation: renameAliases({ q: 'query', tag: 'tags' }),
     },
     async (request) => {
-      const q = request.query;
-      const page = await searchFacts(ctx.db, {
-        query: q.q ?? '',
-        limit: q.limit,
-        allTags: q.allTags,
-        ...(q.tag ? { tags: q.tag } : {}),
-        ...(q.meta !== undefined ? { meta: parseMeta(q.meta) } : {}),
-        ...(q.asOf !== undefined ? { asOf: q.asOf } : {}),
-        ...(q.minConfidence !== undefined ? { minConfidence: q.minConfidence } : {}),
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
+      const page = await ctx.core.facts.search(request.query);
       return { items: page.hits, nextCursor: page.nextCursor };
     },
   );
@@ -195,22 +178,14 @@ export function registerFactRoutes(fastify: FastifyInstance, ctx: ServerContext)
     {
       schema: {
         tags: ['facts'],
-        summary: 'Conflicts between facts of the same subject/predicate, newest first (open by default).',
-        querystring: ConflictsQuery,
+        summary:
+          "Conflicts between facts of the same subject/predicate, newest first (open by default). The query is the library's FactConflictQuerySchema (fact: older name of factId).",
+        querystring: FactConflictQuerySchema,
         response: { 200: Type.Object({ items: Type.Array(Conflict), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorBody },
       },
+      preValidation: renameAliases({ fact: 'factId' }),
     },
-    async (request) => {
-      const q = request.query;
-      return listFactConflicts(ctx.db, {
-        status: q.status,
-        limit: q.limit,
-        ...(q.subject !== undefined ? { subject: q.subject } : {}),
-        ...(q.predicate !== undefined ? { predicate: q.predicate } : {}),
-        ...(q.fact !== undefined ? { factId: q.fact } : {}),
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-      });
-    },
+    async (request) => ctx.core.facts.conflicts(request.query),
   );
 
   app.post(
