@@ -279,7 +279,11 @@ describe('seedcore worker --organ (postgres, a real process)', { skip: SERVER_UR
     await t?.cleanup();
   });
 
-  const startOrgan = async (caps: string, skills: string): Promise<{ ownerId: string; whileUp: { logical_id: string; status: string } | undefined }> => {
+  const startOrgan = async (
+    caps: string,
+    skills: string,
+    extra: string[] = [],
+  ): Promise<{ ownerId: string; whileUp: { logical_id: string; status: string } | undefined }> => {
     const w = spawnSeedcore([
       '--database-url',
       t.url as string,
@@ -294,6 +298,7 @@ describe('seedcore worker --organ (postgres, a real process)', { skip: SERVER_UR
       skills,
       '--poll-ms',
       '100',
+      ...extra,
     ]);
     let whileUp: { logical_id: string; status: string } | undefined;
     let ownerId = '';
@@ -336,7 +341,9 @@ describe('seedcore worker --organ (postgres, a real process)', { skip: SERVER_UR
       organ__provides__capability: ['embed', 'summarize'],
       organ__provides__skill: ['english'],
     });
-    await startOrgan('summarize@3', 'english');
+    // An explicit --logical-id equal to the organ id is accepted (another one is refused above).
+    const second = await startOrgan('summarize@3', 'english', ['--logical-id', 'cli-organ']);
+    assert.equal(second.whileUp?.logical_id, 'cli-organ');
     assert.deepEqual(await versions(t.db, 'cli-organ'), { summarize: '3' });
     assert.deepEqual(await organEdges(t.db, 'cli-organ'), {
       agent__member_of__organ: ['cli-agent'],
