@@ -64,7 +64,9 @@ async function load(db: Db, rows: number): Promise<number> {
   // Bulk load without the GIN text index, then build it once (as one would for an import),
   // with the definition the migrations gave it.
   const def = await db.query<{ def: string }>("SELECT pg_get_indexdef('idx_facts_text_search'::regclass) AS def");
-  const indexDef = def.rows[0]?.def;
+  // pg_get_indexdef of a partitioned index reads ON ONLY (the parent alone); built that way
+  // it would stay invalid, without the partitions' indexes.
+  const indexDef = def.rows[0]?.def.replace(' ON ONLY ', ' ON ');
   if (!indexDef) throw new Error('idx_facts_text_search is missing: migrate first');
   await db.exec('DROP INDEX IF EXISTS idx_facts_text_search');
   const batch = db.kind === 'postgres' ? 50_000 : 20_000;
