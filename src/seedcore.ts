@@ -5,7 +5,7 @@ import { TaskCoordinator } from './tasks/coordinator.js';
 import type { Dispatcher } from './tasks/dispatcher.js';
 import { createFactsApi, type FactsApi } from './facts/index.js';
 import { createRegistryApi, type RegistryApi } from './registry/index.js';
-import { listQueues, setQueueLimit, type QueueInfo } from './tasks/queues.js';
+import { listQueues, setQueueLimit, type QueuePage } from './tasks/queues.js';
 import { TaskSchedules } from './tasks/schedules.js';
 import { createWorker, type Worker, type WorkerOptions } from './worker/compose.js';
 
@@ -44,7 +44,8 @@ export interface SeedCore {
 }
 
 export interface QueuesApi {
-  list(): Promise<QueueInfo[]>;
+  /** Every queue with waiting or running tasks, or a limit: `{ items, nextCursor: null }`, the body of GET /api/queues. */
+  list(): Promise<QueuePage>;
   setLimit(queue: string, maxRunning: number | null): Promise<void>;
 }
 

@@ -212,12 +212,12 @@ for (const kind of BACKENDS) {
         await limit.fill('3');
         await page.locator('#queues-table tr[data-queue="mail"] button').click();
         await page.waitForSelector('#queues-msg.ok');
-        assert.equal((await s.core.queues.list()).find((q) => q.queue === 'mail')?.max_running, 3);
+        assert.equal((await s.core.queues.list()).items.find((q) => q.queue === 'mail')?.max_running, 3);
         await page.locator('#queues-table tr[data-queue="mail"] input').fill('0');
         await page.locator('#queues-table tr[data-queue="mail"] button').click();
         await page.click('#dlg-confirm');
         await page.waitForSelector('#queues-table tr[data-queue="mail"] .prio');
-        assert.equal((await s.core.queues.list()).find((q) => q.queue === 'mail')?.max_running, 0);
+        assert.equal((await s.core.queues.list()).items.find((q) => q.queue === 'mail')?.max_running, 0);
         await check(page, label('queues'), shots);
         await s.core.queues.setLimit('mail', null);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { openSeedCore } from '../src/index.js';
+import { isSeedCoreError, openSeedCore } from '../src/index.js';
 import { BACKENDS, freshDb } from './helpers/db.js';
 
 for (const kind of BACKENDS) {
@@ -23,7 +23,17 @@ for (const kind of BACKENDS) {
         const id = await client.start();
         sc.registry.startReconciler({ intervalMs: 50 });
         assert.equal((await sc.registry.lookup('facade'))?.instance_id, id);
-        assert.equal((await sc.registry.listActive()).length, 1);
+        const page = await sc.registry.list();
+        assert.deepEqual(
+          [Object.keys(page).sort(), page.items.map((i) => i.instance_id), page.nextCursor],
+          [['items', 'nextCursor'], [id], null],
+          'list() is a page, the shape GET /api/registry/instances answers',
+        );
+        assert.deepEqual(
+          (await sc.registry.list({ all: true, limit: 5 })).items.map((i) => i.instance_id),
+          [id],
+        );
+        await assert.rejects(sc.registry.list({ limit: 0 }), (e) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT') && e.details?.path === 'limit');
         const epoch = await sc.registry.currentEpoch();
         assert.notEqual(await sc.registry.rotateEpoch(), epoch);
         await sc.close();

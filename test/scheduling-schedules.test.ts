@@ -33,7 +33,7 @@ for (const kind of BACKENDS) {
       assert.ok(s.next_slot && s.next_slot > s.last_slot);
       assert.equal(s.next_slot?.getUTCMinutes(), 0);
       assert.equal((await schedules.setEnabled('nightly', false)).next_slot, null);
-      assert.equal((await schedules.list()).length, 1);
+      assert.equal((await schedules.list()).items.length, 1);
       const bad: [Record<string, unknown>, RegExp][] = [
         [{ cron: '61 * * * *' }, /minute/],
         [{ timezone: 'Mars/Olympus' }, /unknown time zone/],

@@ -217,6 +217,21 @@ const CASES: Case[] = [
     path: 'colour',
   },
   {
+    why: 'registry list: limit 0',
+    library: (c) => c.registry.list({ limit: 0 }),
+    http: { method: 'GET', url: '/api/registry/instances?limit=0' },
+    cli: ['registry', 'list', '--limit', '0'],
+    path: 'limit',
+    embedded: true,
+  },
+  {
+    why: 'registry list: limit not a number',
+    library: (c) => c.registry.list({ all: true, limit: 'many' as never }),
+    http: { method: 'GET', url: '/api/registry/instances?all=true&limit=many' },
+    cli: ['registry', 'list', '--all', '--limit', 'many'],
+    path: 'limit',
+  },
+  {
     why: 'fact search: limit 0',
     library: (c) => c.facts.search({ limit: 0 }),
     http: { method: 'GET', url: '/api/facts?limit=0' },
@@ -529,7 +544,7 @@ for (const kind of BACKENDS) {
     it('accepts the same queue limit from every face and answers with the same queue', { timeout: 600_000 }, async () => {
       await s.core.tasks.submit({ type: 'mail', queue: 'parity-mail' });
       await s.core.queues.setLimit('parity-mail', 4);
-      const lib = (await s.core.queues.list()).find((q) => q.queue === 'parity-mail');
+      const lib = (await s.core.queues.list()).items.find((q) => q.queue === 'parity-mail');
       const http = await s.app.inject({ method: 'PUT', url: '/api/queues/parity-mail/limit', payload: { max_running: 4 } });
       assert.equal(http.statusCode, 200, http.body);
       assert.deepEqual(http.json(), lib);
@@ -691,23 +706,30 @@ for (const kind of BACKENDS) {
       assert.ok(keys(FactSchema).includes('confidence') && keys(ScheduleSchema).includes('next_slot'), 'positive control: the schemas have their fields');
     });
 
-    it('prints the HTTP body as CLI --json for schedules, queues and registry lists', { timeout: 600_000 }, async () => {
-      for (const [url, args] of [
-        ['/api/schedules', ['schedules', 'list']],
-        ['/api/queues', ['queues', 'list']],
-        ['/api/registry/instances?all=true', ['registry', 'list', '--all']],
+    it('answers the same page for schedules, queues and registry lists from the library, HTTP and CLI --json', { timeout: 600_000 }, async () => {
+      const client = s.core.registry.client({ logicalId: 'parity-list', heartbeatBaseMs: 1000, logger: { info: () => undefined, warn: () => undefined } });
+      await client.start();
+      for (const [url, args, library] of [
+        ['/api/schedules', ['schedules', 'list'], () => s.core.schedules.list()],
+        ['/api/queues', ['queues', 'list'], () => s.core.queues.list()],
+        ['/api/registry/instances?all=true', ['registry', 'list', '--all'], () => s.core.registry.list({ all: true })],
+        ['/api/registry/instances', ['registry', 'list'], () => s.core.registry.list()],
       ] as const) {
         const http = await s.app.inject(url);
         assert.equal(http.statusCode, 200, http.body);
         const body = http.json() as { items: unknown[]; nextCursor: unknown };
         assert.deepEqual(Object.keys(body).sort(), ['items', 'nextCursor'], `${url} is a page`);
+        const lib = JSON.parse(JSON.stringify(await library())) as { items: unknown[]; nextCursor: unknown };
+        assert.ok(lib.items.length > 0, `positive control: ${url} lists something`);
+        // Instances age between two reads: compare which instances, not their heartbeat age.
+        const ids = (p: { items: unknown[] }) => p.items.map((i) => (i as { instance_id?: string }).instance_id ?? i);
+        if (url.startsWith('/api/registry')) assert.deepEqual(ids(lib), ids(body), `the library lists what ${url} lists`);
+        else assert.deepEqual(lib, body, `the library's list() is the body of ${url}`);
         const out = await cli([...args]);
         assert.equal(out.code, 0, out.stderr);
         const printed = JSON.parse(out.stdout) as { items: unknown[]; nextCursor: unknown };
         assert.deepEqual(Object.keys(printed).sort(), ['items', 'nextCursor'], `${args.join(' ')} --json is a page`);
         if (kind !== 'postgres') continue;
-        // Instances age between the two reads: compare which instances, not their heartbeat age.
-        const ids = (p: { items: unknown[] }) => p.items.map((i) => (i as { instance_id?: string }).instance_id ?? i);
         if (url.startsWith('/api/registry')) assert.deepEqual(ids(printed), ids(body), `${args.join(' ')} --json lists what ${url} lists`);
         else assert.deepEqual(printed, body, `${args.join(' ')} --json is the body of ${url}`);
       }
@@ -715,6 +737,7 @@ for (const kind of BACKENDS) {
         const names = (JSON.parse((await cli(['schedules', 'list'])).stdout) as { items: { name: string }[] }).items.map((r) => r.name);
         assert.ok(names.includes('from-library') && names.includes('from-cli'), 'positive control: the lists compared are not empty');
       }
+      await client.close();
     });
   });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { currentEpoch, expireInstances, listActive, listInstances, lookup, rotateEpoch, type InstanceInfo } from '../registry/index.js';
+import { currentEpoch, expireInstances, listRegistry, lookup, rotateEpoch, type InstanceInfo } from '../registry/index.js';
 import { notFound } from '../errors.js';
 import { openDb, output, parseIntOption } from './context.js';
 
@@ -27,13 +27,14 @@ export function registerRegistryCommands(program: Command): void {
     .command('list')
     .description('live instances of the current epoch with heartbeat age (database clock); --all for every status and epoch')
     .option('--all', 'include starting, draining, dead and old-epoch instances')
-    .option('--limit <n>', 'with --all: at most this many, newest first', parseIntOption('--limit', 1, 100_000), 1000)
-    .action(async (opts: { all?: boolean; limit: number }, cmd: Command) => {
+    // A number is passed as a number and anything else as given, so the library's schema names it as HTTP does.
+    .option('--limit <n>', 'at most this many (1..1000; default 200)', (v: string) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v))
+    .action(async (opts: { all?: boolean; limit?: number }, cmd: Command) => {
       const db = await openDb(cmd, { poolSize: 2 });
       try {
-        const rows = opts.all ? await listInstances(db, { limit: opts.limit }) : await listActive(db);
-        // --json prints the body of GET /api/registry/instances: the one page shape.
-        output(cmd, { items: rows, nextCursor: null }, () => table(rows));
+        const page = await listRegistry(db, { all: opts.all === true, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
+        // --json prints the library's page, the body of GET /api/registry/instances.
+        output(cmd, page, () => table(page.items));
       } finally {
         await db.close();
       }

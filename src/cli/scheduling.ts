@@ -39,9 +39,9 @@ function registerSchedules(program: Command): void {
   sc.command('list')
     .description('list schedules with their next slot')
     .action(async (_o: unknown, cmd: Command) => {
-      const rows = await withDb(cmd, (db) => new TaskSchedules(db).list());
-      // --json prints the body of GET /api/schedules: the one page shape.
-      output(cmd, { items: rows, nextCursor: null }, () => (rows.length ? rows.map(scheduleLine).join('\n') : 'no schedules'));
+      const page = await withDb(cmd, (db) => new TaskSchedules(db).list());
+      // --json prints the library's page, the body of GET /api/schedules.
+      output(cmd, page, () => (page.items.length ? page.items.map(scheduleLine).join('\n') : 'no schedules'));
     });
   sc.command('set')
     .description('create or replace a schedule (fires from the next slot after now)')
@@ -101,9 +101,12 @@ function registerQueues(program: Command): void {
   qc.command('list')
     .description('queues with tasks waiting or running, or a limit')
     .action(async (_o: unknown, cmd: Command) => {
-      const rows = await withDb(cmd, (db) => listQueues(db));
-      output(cmd, { items: rows, nextCursor: null }, () =>
-        rows.length ? rows.map((r) => `${r.queue}  waiting ${r.waiting}  running ${r.running}  limit ${r.max_running ?? 'none'}`).join('\n') : 'no queues',
+      const page = await withDb(cmd, (db) => listQueues(db));
+      // --json prints the library's page, the body of GET /api/queues.
+      output(cmd, page, () =>
+        page.items.length
+          ? page.items.map((r) => `${r.queue}  waiting ${r.waiting}  running ${r.running}  limit ${r.max_running ?? 'none'}`).join('\n')
+          : 'no queues',
       );
     });
   qc.command('limit')

@@ -22,4 +22,4 @@ export {
 } from './queries.js';
 export { reconcileOnce, startReconciler, RECONCILER_LOCK_KEY, type ReconcileResult, type ReconcilerOptions } from './reconciler.js';
 export { attachRegistry, joinAsWorker, type ClaimingControl, type WorkerMembership } from './worker-membership.js';
-export { createRegistryApi, type RegistryApi } from './api.js';
+export { createRegistryApi, listRegistry, RegistryListQuerySchema, type RegistryApi, type RegistryListOptions, type RegistryPage } from './api.js';

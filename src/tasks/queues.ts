@@ -42,6 +42,12 @@ export const QueueSchema = Type.Object(
 
 export type QueueInfo = Static<typeof QueueSchema>;
 
+/** Every queue, as one page: the `{ items, nextCursor }` shape of every list (queues are not paged, so nextCursor is null). */
+export interface QueuePage {
+  items: QueueInfo[];
+  nextCursor: null;
+}
+
 /** Set (or with null remove) the running-task limit of a queue. */
 export async function setQueueLimit(db: Queryable, queue: string, maxRunning: number | null): Promise<void> {
   assertSchema(QueueLimitSchema, { queue, max_running: maxRunning });
@@ -58,8 +64,8 @@ export async function setQueueLimit(db: Queryable, queue: string, maxRunning: nu
   );
 }
 
-/** Every queue that has tasks waiting or running, or a limit. */
-export async function listQueues(db: Queryable): Promise<QueueInfo[]> {
+/** Every queue that has tasks waiting or running, or a limit: the body of GET /api/queues and `seedcore queues list --json`. */
+export async function listQueues(db: Queryable): Promise<QueuePage> {
   const res = await db.query<QueueInfo>(
     `WITH c AS (
        SELECT queue, count(*) FILTER (WHERE status = 'running')::int AS running,
@@ -69,10 +75,10 @@ export async function listQueues(db: Queryable): Promise<QueueInfo[]> {
        FROM c FULL JOIN queue_limits l ON l.queue = c.queue
       ORDER BY 1`,
   );
-  return res.rows;
+  return { items: res.rows, nextCursor: null };
 }
 
 /** One queue's counts and limit (zeros and no limit for a queue nothing uses). */
 export async function queueInfo(db: Queryable, queue: string): Promise<QueueInfo> {
-  return (await listQueues(db)).find((q) => q.queue === queue) ?? { queue, max_running: null, running: 0, waiting: 0 };
+  return (await listQueues(db)).items.find((q) => q.queue === queue) ?? { queue, max_running: null, running: 0, waiting: 0 };
 }

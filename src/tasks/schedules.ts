@@ -69,6 +69,12 @@ export const ScheduleSchema = Type.Object(
 
 export type ScheduleRow = Static<typeof ScheduleSchema>;
 
+/** Every schedule, as one page: the `{ items, nextCursor }` shape of every list (schedules are not paged, so nextCursor is null). */
+export interface SchedulePage {
+  items: ScheduleRow[];
+  nextCursor: null;
+}
+
 const COLUMNS = 'name, cron, timezone, type, params, queue, priority::text AS priority, enabled, last_slot, last_task_id, created_at, updated_at';
 
 /** Run a semantic check (cron syntax, time zone) and give its error the field's path, expected and got. */
@@ -118,9 +124,10 @@ export class TaskSchedules {
     return withNext(res.rows[0] as Omit<ScheduleRow, 'next_slot'>);
   }
 
-  async list(): Promise<ScheduleRow[]> {
+  /** Every schedule by name, with its next slot: the body of GET /api/schedules and `seedcore schedules list --json`. */
+  async list(): Promise<SchedulePage> {
     const res = await this.db.query<Omit<ScheduleRow, 'next_slot'>>(`SELECT ${COLUMNS} FROM task_schedules ORDER BY name`);
-    return res.rows.map(withNext);
+    return { items: res.rows.map(withNext), nextCursor: null };
   }
 
   async get(name: string): Promise<ScheduleRow> {

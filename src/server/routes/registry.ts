@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { notFound } from '../../errors.js';
-import { listActive, listInstances, lookup } from '../../registry/index.js';
+import { listRegistry, lookup, RegistryListQuerySchema } from '../../registry/index.js';
 import { Page } from '../../tasks/rows.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
@@ -27,14 +27,6 @@ const Instance = Type.Object(
   { additionalProperties: true },
 );
 
-const ListQuery = Type.Object(
-  {
-    all: Type.Boolean({ default: false, description: 'Include every recorded instance (dead, draining, old epochs), newest first.' }),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
-  },
-  { additionalProperties: false },
-);
-
 export function registerRegistryRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
@@ -43,16 +35,12 @@ export function registerRegistryRoutes(fastify: FastifyInstance, ctx: ServerCont
       schema: {
         tags: ['registry'],
         summary: 'Live instances (the active_instances view), or every instance with all=true.',
-        querystring: ListQuery,
+        querystring: RegistryListQuerySchema,
         response: { 200: Page(Instance) },
       },
     },
-    async (request) => {
-      const q = request.query;
-      // Liveness is the database's verdict (active_instances, database clock).
-      const items = q.all ? await listInstances(ctx.db, { limit: q.limit }) : (await listActive(ctx.db)).slice(0, q.limit);
-      return { items, nextCursor: null };
-    },
+    // The library's listing, so HTTP, the library and `seedcore registry list` answer alike.
+    async (request) => listRegistry(ctx.db, request.query),
   );
 
   app.get(

@@ -22,7 +22,7 @@ const EnabledBody = Type.Object({ enabled: Type.Boolean() }, { additionalPropert
 export function registerSchedulingRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { queues, schedules } = ctx.core;
-  const one = async (queue: string) => (await queues.list()).find((q) => q.queue === queue) ?? { queue, max_running: null, running: 0, waiting: 0 };
+  const one = async (queue: string) => (await queues.list()).items.find((q) => q.queue === queue) ?? { queue, max_running: null, running: 0, waiting: 0 };
 
   app.get(
     '/api/queues',
@@ -33,7 +33,7 @@ export function registerSchedulingRoutes(fastify: FastifyInstance, ctx: ServerCo
         response: { 200: Page(QueueSchema) },
       },
     },
-    async () => ({ items: await queues.list(), nextCursor: null }),
+    async () => queues.list(),
   );
 
   app.put(
@@ -59,7 +59,7 @@ export function registerSchedulingRoutes(fastify: FastifyInstance, ctx: ServerCo
     {
       schema: { tags: ['schedules'], summary: 'Every schedule, by name, with its next slot.', response: { 200: Page(ScheduleSchema) } },
     },
-    async () => ({ items: await schedules.list(), nextCursor: null }),
+    async () => schedules.list(),
   );
 
   app.get(
