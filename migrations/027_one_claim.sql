@@ -31,9 +31,23 @@
 -- limited queue; windows (run_after, expires_at); attempts + 1. The run history (task_runs) is
 -- written by the outcome's trigger (018), as before.
 --
+-- Cost (server CPU per task of a claim+complete loop, same run; see docs/benchmarks.md):
+-- * The function runs its claim with a generic plan (SET plan_cache_mode). Under the default
+--   setting PL/pgSQL re-planned the statement on every call, because the generic plan's
+--   estimate (a worst case over unknown parameters) never beats a custom one; planning was
+--   about 40% of the claim. The plan's shape does not depend on the parameters: one index
+--   range scan per (queue, priority) and per (route key, queue, priority).
+-- * The organs that are not live are looked up only while some waiting task is bound to an
+--   organ: one probe of idx_tasks_claim_routed for the first key >= 'organ:' (every bound
+--   task's key starts with 'organ:', every other routed key with 'cap:'). A worker that finds
+--   none skips the organ_registry x registry_instance scan.
+-- * capability_constraints_valid(), the CHECK on tasks.requires, which every claim and
+--   completion of a routed task re-evaluates, without its per-element query (below).
+--
 -- Supersedes claim_tasks(text, integer, double precision, text[], text[], double precision,
--- text, text[]) of 021 (now a wrapper; re-running 021 alone restores its own copy of the
--- claim, re-running 027 after it restores this). Idempotent: CREATE OR REPLACE only.
+-- text, text[]) and capability_constraints_valid(text[]) of 021 (re-running 021 alone
+-- restores its own copies, re-running 027 after it restores these). Idempotent: CREATE OR
+-- REPLACE only.
 
 BEGIN;
 
@@ -52,6 +66,7 @@ CREATE OR REPLACE FUNCTION claim_tasks_core(
 RETURNS SETOF tasks
 LANGUAGE plpgsql
 VOLATILE
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
   IF p_owner IS NULL OR p_owner = '' THEN
@@ -96,8 +111,17 @@ BEGIN
     UNION
     SELECT 'cap:' || caps.name FROM caps
     UNION
+    -- Only while some waiting task is bound to an organ. Every bound key sorts at or above
+    -- 'organ:' in any collation (a prefix never sorts after its extensions), so the probe
+    -- cannot miss one; a 'cap:' key sorts below wherever c < o, and where it did not, the
+    -- probe would find it and the scan would run as it always did.
     SELECT 'organ:' || o.organ_id FROM organ_registry o
-     WHERE o.organ_id IS DISTINCT FROM p_organ
+     WHERE (SELECT 1 FROM tasks b
+             WHERE b.status IN ('queued', 'retry') AND (b.route_organ IS NOT NULL OR b.requires IS NOT NULL)
+               AND coalesce('organ:' || b.route_organ, 'cap:' || split_part(b.requires[1], '>=', 1)) >= 'organ:'
+             ORDER BY coalesce('organ:' || b.route_organ, 'cap:' || split_part(b.requires[1], '>=', 1))
+             LIMIT 1) IS NOT NULL
+       AND o.organ_id IS DISTINCT FROM p_organ
        AND NOT EXISTS (SELECT 1 FROM registry_instance ri JOIN cluster_metadata cm ON cm.id = 1
                         WHERE ri.logical_id = o.organ_id AND ri.status = 'alive' AND ri.cluster_epoch = cm.current_epoch
                           AND ri.last_heartbeat > now() - make_interval(secs => cm.liveness_seconds))
@@ -164,6 +188,29 @@ $$;
 
 COMMENT ON FUNCTION claim_tasks_core(text, integer, double precision, text[], text[], double precision, text, text[], text[], uuid, text[]) IS
   'The claim (one implementation for the TypeScript dispatcher and claim_tasks): up to p_limit due tasks for p_owner as organ p_organ providing p_cap_names at p_cap_versions; only while p_alive_instance (when given) is alive; from the limited queues in p_limited_queues (NULL: all, locked here; {}: none); priority with aging, queue limits, windows, SKIP LOCKED; attempts + 1.';
+
+-- The constraint check of tasks.requires (021), about 10x cheaper: every claim and every
+-- completion of a routed task re-checks its row's constraints, and 021's form (a query over
+-- the elements, each matched against a pattern with a bounded repetition {0,199}) cost about
+-- 11 us per row. The same answer for every input: the elements joined by ',' (a character no
+-- constraint may contain, hence the count of commas) match one constraint's pattern, repeated,
+-- with the name unbounded; no name exceeds 200 characters (a run of 201 name characters can
+-- only be a name: '>=' and ',' end one, and a version has at most 79). Without a subquery the
+-- function is inlined into the CHECK constraint.
+CREATE OR REPLACE FUNCTION capability_constraints_valid(p text[])
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT p IS NULL OR (
+    cardinality(p) BETWEEN 1 AND 32 AND array_position(p, NULL) IS NULL
+    AND length(array_to_string(p, ',')) - length(replace(array_to_string(p, ','), ',', '')) = cardinality(p) - 1
+    AND array_to_string(p, ',') ~ '^[A-Za-z0-9][A-Za-z0-9_.:/-]*(>=[0-9]{1,9}(\.[0-9]{1,9}){0,7})?(,[A-Za-z0-9][A-Za-z0-9_.:/-]*(>=[0-9]{1,9}(\.[0-9]{1,9}){0,7})?)*$'
+    AND (length(array_to_string(p, ',')) <= 200 OR array_to_string(p, ',') !~ '[A-Za-z0-9_.:/-]{201}'))
+$$;
+
+COMMENT ON FUNCTION capability_constraints_valid(text[]) IS
+  'Whether p is NULL or 1–32 constraints ''name'' / ''name>=min'' (the form tasks.requires holds).';
 
 -- claim_tasks with an organ (021): the checks of its arguments, the organ's capabilities from
 -- its organ_provides_capability edges when none are given, and the owner's fence (an owner

@@ -257,6 +257,39 @@ for (const kind of BACKENDS) {
       }
     });
 
+    it('the CHECK on tasks.requires (capability_constraints_valid, inlined since 027) accepts and refuses the same constraints', async () => {
+      const long = (n: number) => 'a'.repeat(n);
+      const cases: [string[] | null, boolean][] = [
+        [null, true],
+        [[], false],
+        [['ocr'], true],
+        [['ocr>=2', 'vision>=1.4.0', 'x_y.z:w/v-u'], true],
+        [[long(200)], true],
+        [[long(201)], false],
+        [[`${long(200)}>=1.2.3.4.5.6.7.8`, `b${long(199)}`], true],
+        [['ocr', long(201)], false],
+        [['a,b'], false],
+        [['ocr>=1.2.3.4.5.6.7.8.9'], false],
+        [['ocr>=1234567890'], false],
+        [['ocr>=123456789'], true],
+        [['ocr>='], false],
+        [['>=1'], false],
+        [['-ocr'], false],
+        [['o cr'], false],
+        [Array.from({ length: 32 }, (_, i) => `c${i}`), true],
+        [Array.from({ length: 33 }, (_, i) => `c${i}`), false],
+      ];
+      for (const [requires, valid] of cases) {
+        const r = await t.db.query<{ ok: boolean }>('SELECT capability_constraints_valid($1::text[]) AS ok', [requires]);
+        assert.equal(r.rows[0]?.ok, valid, JSON.stringify(requires));
+      }
+      // The constraint itself: a direct write of a bad value is refused, a good one lands.
+      await assert.rejects(t.db.query("INSERT INTO tasks (type, status, requires) VALUES ('chk', 'created', ARRAY['a,b'])"), /tasks_requires_check/);
+      const ok = await t.db.query("INSERT INTO tasks (type, status, requires) VALUES ('chk', 'created', ARRAY['ocr>=2']) RETURNING id");
+      assert.equal(ok.rowCount, 1);
+      await t.db.query("DELETE FROM tasks WHERE type = 'chk'");
+    });
+
     it('refuses bad constraints with SEEDCORE_INVALID_INPUT and writes nothing', async () => {
       const before1 = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks')).rows[0]?.n;
       for (const requires of [
