@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { BackgroundSubscription } from '../db/subscription.js';
 import type { Db } from '../db/types.js';
 import { SeedCoreError } from '../errors.js';
-import { cancelDependents, promoteDependents } from './dependencies.js';
+import { cancelDependents } from './dependencies.js';
 import { resolveOptions, type DispatcherEvent, type DispatcherOptions, type Held, type ResolvedOptions } from './dispatcher-options.js';
 import { Execution } from './execution.js';
 import { Fetcher, type FetchMode } from './fetching.js';
@@ -63,7 +63,6 @@ export class Dispatcher {
     this.writer = new OutcomeWriter(db, {
       onWritten: (id, outcome) => this.onWritten(id, outcome),
       onError,
-      afterComplete: promoteDependents,
       afterFail: cancelDependents,
       stillOurs: (id) => this.leases.stillOurs(id),
     });

@@ -13,11 +13,6 @@ export type WrittenOutcome = { kind: 'completed' } | { kind: 'failed'; error: st
 export interface OutcomeWriterHooks {
   onWritten(id: string, outcome: WrittenOutcome): void;
   onError(where: string, error: unknown): void;
-  /**
-   * Not called: completions release their dependents inside complete_tasks() (migration 020),
-   * in the completing statement. Kept so that existing callers still type-check.
-   */
-  afterComplete?(tx: Queryable, ids: string[]): Promise<unknown>;
   /** Runs in the failing transaction for tasks that ended `failed`. */
   afterFail(tx: Queryable, ids: string[]): Promise<unknown>;
   /**
