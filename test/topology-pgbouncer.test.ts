@@ -368,10 +368,10 @@ describe('topology: through PgBouncer in transaction mode (postgres)', { skip: S
   });
 
   it('stop() after the subscriptions landed does not wait for the probe; close() leaves no socket or timer behind', async () => {
-    // Settle 400 ms after the drain: the subscriptions' LISTENs are issued, the probe still waits.
-    const r = await leakCheck(url, 200, 400);
+    // Settle 300 ms after the drain: the subscriptions' LISTENs are issued, the probe still waits.
+    const r = await leakCheck(url, 20, 300);
     assert.equal(r.code, 0, `the child failed:\n${r.stderr}`);
-    assert.equal(r.ran, 200);
+    assert.equal(r.ran, 20);
     // Positive controls: the probe was still waiting when stop() began, and before close() the
     // process held sockets and timers (the check can see them).
     assert.equal(r.pendingAtStop, true, 'the probe had no verdict yet when stop() began');
@@ -387,12 +387,12 @@ describe('topology: through PgBouncer in transaction mode (postgres)', { skip: S
     let server: Awaited<ReturnType<typeof buildServer>> | undefined;
     let stream: Awaited<ReturnType<typeof openEventStream>> | undefined;
     try {
+      server = await buildServer({ core, apiToken: '', eventsTickMs: 200 });
       // Another subscriber in the process (a worker) opened the listener's connection: its probe
       // now waits, and a LISTEN on a new channel queues behind it.
       await core.db.listen('topology_other', () => undefined);
       let verdict: boolean | undefined;
       void core.db.notificationsWork().then((v) => (verdict = v));
-      server = await buildServer({ core, apiToken: '', eventsTickMs: 200 });
       // listen() runs the ready hook that starts the hub: neither it nor the first stream may wait for the LISTEN.
       const t0 = performance.now();
       const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
