@@ -152,6 +152,30 @@ for (const kind of BACKENDS) {
       });
     });
 
+    it('a capped search names facts_search_serial(), which keeps the planner from parallel workers (control: the same scan without it)', async () => {
+      assert.match((await statementOf({ query: 'w3' })).sql, /facts_search_serial\(\)/);
+      assert.doesNotMatch((await statementOf({ query: 'w3', maxCandidates: 0 })).sql, /facts_search_serial/, 'no cap: no order to keep');
+      const planned = async (where: string) => {
+        let plan = '';
+        await t.db
+          .transaction(async (tx) => {
+            // Parallel plans made free, so the planner takes one wherever it may.
+            for (const g of ['parallel_setup_cost', 'parallel_tuple_cost', 'min_parallel_table_scan_size', 'min_parallel_index_scan_size'])
+              await tx.query(`SET LOCAL ${g} = 0`);
+            await tx.query('SET LOCAL max_parallel_workers_per_gather = 2');
+            const r = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT count(*) FROM facts f WHERE ${where}`);
+            plan = r.rows.map((x) => x['QUERY PLAN']).join('\n');
+            throw new Rollback();
+          })
+          .catch((e: unknown) => {
+            if (!(e instanceof Rollback)) throw e;
+          });
+        return plan;
+      };
+      assert.match(await planned('f.confidence > 0.5'), /Gather/, 'control: a parallel plan without it');
+      assert.doesNotMatch(await planned('f.confidence > 0.5 AND facts_search_serial()'), /Gather/);
+    });
+
     it('the search API returns exactly the facts that match text and metadata', async () => {
       // w7 ⇔ g % 10 = 7 ⇔ team7: 2,000 facts. Ranked exactly (no cap): a page of 1,000, more to come.
       const page = await searchFacts(t.db, { query: 'w7', meta: { team: 'team7' }, limit: 1000, maxCandidates: 0 });

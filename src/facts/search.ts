@@ -3,7 +3,7 @@
  * ts_rank_cd, highlighted by ts_headline on the returned page only, filtered by tags and
  * metadata containment, paged by keyset (rank, id) so pages never overlap or skip.
  */
-import type { Db, Queryable } from '../db/types.js';
+import type { Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import { FACT_COLUMNS, toFact, type FactRow } from './store.js';
 import type { Fact, FactSearchHit, FactSearchOptions, FactSearchPage } from './types.js';
@@ -118,22 +118,6 @@ interface HitRow extends FactRow {
 }
 
 /**
- * Run the search statement. With a candidate cap on the server, parallel workers would make
- * "the first N matches" differ between runs, and a later page could then repeat or skip facts;
- * a serial scan yields them in one stable order. (PGlite never runs parallel plans.)
- */
-async function runSearch(db: Queryable, sql: string, params: unknown[], capped: boolean) {
-  const maybeDb = db as Partial<Db>;
-  if (capped && maybeDb.kind === 'postgres' && typeof maybeDb.transaction === 'function') {
-    return maybeDb.transaction(async (tx) => {
-      await tx.query('SET LOCAL max_parallel_workers_per_gather = 0');
-      return tx.query<HitRow>(sql, params);
-    });
-  }
-  return db.query<HitRow>(sql, params);
-}
-
-/**
  * Not superseded at instant `at`: the predicate's policy (today's; policies have no history)
  * applied to the facts of the group that held at `at`, as facts_refresh_group (019) applies
  * it to the current ones for `superseded`: under latest_wins or highest_confidence a fact is
@@ -214,7 +198,13 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
     // full rows are read back by primary key, one look-up per hit.
     const cap = maxCandidates > 0 ? ` LIMIT ${p(maxCandidates)}` : '';
     const textRank = `ts_rank_cd(${FACT_TSVECTOR}, q.tsq, 32)::float8`;
-    const candidates = `SELECT f.id, f.confidence, ${textRank} AS text_rank FROM facts f, q WHERE ${where.join(' AND ')}${cap}`;
+    // With a cap, parallel workers would make "the first N matches" differ between runs, and a
+    // later page could then repeat or skip facts. facts_search_serial() (migration 028) is
+    // true and PARALLEL UNSAFE: PostgreSQL plans no parallel query for a statement naming a
+    // parallel-unsafe function, so the scan is serial and yields one stable order, without a
+    // transaction and SET LOCAL around it (three round trips). PGlite never runs parallel plans.
+    const serial = maxCandidates > 0 ? ' AND facts_search_serial()' : '';
+    const candidates = `SELECT f.id, f.confidence, ${textRank} AS text_rank FROM facts f, q WHERE ${where.join(' AND ')}${serial}${cap}`;
     // Relevance weighted by confidence: a fact nobody doubts keeps its text rank, one with
     // confidence 0 gets half of it (documented in the facts guide).
     const rankedRows = `SELECT c.id, c.text_rank, c.text_rank * (0.5 + 0.5 * c.confidence) AS rank, count(*) OVER () AS candidates FROM (${candidates}) c`;
@@ -233,7 +223,7 @@ export async function searchFacts(db: Queryable, options: FactSearchOptions = {}
       `SELECT page.*, 0::float8 AS rank, 0::float8 AS text_rank, 0::bigint AS candidates, page.created_at::text AS created_text, ` +
       `NULL::text AS headline, ${conflictCount('page.id')} AS conflicts FROM (${page}) page ORDER BY page.created_at DESC, page.id DESC`;
   }
-  const res = await runSearch(db, sql, params, ranked && maxCandidates > 0);
+  const res = await db.query<HitRow>(sql, params);
   const rows = res.rows.slice(0, limit);
   const hits: FactSearchHit[] = rows.map((r) => ({
     ...toFact(r),
