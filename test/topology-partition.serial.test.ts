@@ -10,151 +10,54 @@
  * cannot be made (not root, no iproute2, no PostgreSQL server binaries).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PostgresDb } from '../src/db/index.js';
-import { migrate } from '../src/migrate/runner.js';
-import type { JournalLine } from './helpers/partition-handlers.js';
-import { setUp, unavailable, type Topology } from './helpers/netns.js';
-import { BIN, ROOT, waitForLog, type Proc } from './helpers/procs.js';
+import { unavailable } from './helpers/netns.js';
+import { busiestOwner, executions, journal, overlapsAndReruns, partitionHosts, type PartitionHosts } from './helpers/partition-hosts.js';
+import type { Proc } from './helpers/procs.js';
 import { waitFor } from './helpers/tasks.js';
 
-const HANDLERS = join(ROOT, 'dist/test/helpers/partition-handlers.js');
 const why = unavailable();
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-function journal(dir: string): JournalLine[] {
-  const lines: JournalLine[] = [];
-  for (const f of readdirSync(dir)) {
-    if (!f.endsWith('.jsonl')) continue;
-    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as JournalLine);
-  }
-  return lines;
-}
-
-/** Executions per task as [start, end] intervals (an unfinished one ends now). */
-function executions(lines: JournalLine[]): Map<string, { owner: string; pid: number; start: number; end: number; aborted: boolean }[]> {
-  const open = new Map<string, JournalLine>();
-  const out = new Map<string, { owner: string; pid: number; start: number; end: number; aborted: boolean }[]>();
-  const key = (l: JournalLine) => `${l.id}/${l.pid}/${l.owner}`;
-  for (const l of [...lines].sort((a, b) => a.at - b.at)) {
-    if (l.e === 'start') open.set(key(l), l);
-    else {
-      const s = open.get(key(l));
-      open.delete(key(l));
-      if (!s) continue;
-      const list = out.get(l.id) ?? [];
-      list.push({ owner: l.owner, pid: l.pid, start: s.at, end: l.at, aborted: l.aborted === true });
-      out.set(l.id, list);
-    }
-  }
-  for (const s of open.values()) {
-    const list = out.get(s.id) ?? [];
-    list.push({ owner: s.owner, pid: s.pid, start: s.at, end: Date.now(), aborted: false });
-    out.set(s.id, list);
-  }
-  return out;
-}
-
 describe('network partitions (3 worker hosts in network namespaces)', { skip: why ?? false }, () => {
-  let topo: Topology;
-  let db: PostgresDb;
+  let hosts: PartitionHosts;
   let dir: string;
-  let workers: Proc[] = [];
-
-  const startWorkers = async (extra: string[]): Promise<void> => {
-    workers = topo.hosts.map((h) => {
-      const child = spawn(
-        'ip',
-        ['netns', 'exec', h.ns, process.execPath, BIN, '--database-url', topo.url, 'worker', '--handlers', HANDLERS, '--types', 'slow,quick', ...extra],
-        { cwd: ROOT, env: { ...process.env, SEEDCORE_TEST_JOURNAL_DIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let err = '';
-      child.stderr?.on('data', (b: Buffer) => {
-        err += b.toString();
-        if (err.length > 400_000) err = err.slice(-200_000);
-      });
-      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-      return { child, pid: child.pid as number, stderr: () => err, exited };
-    });
-    for (const w of workers) await waitForLog(w, 'worker ready', 30_000);
-  };
-
-  const stopWorkers = async (): Promise<void> => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    workers = [];
-  };
 
   before(async () => {
-    topo = setUp(3, await freePort());
-    db = await PostgresDb.open({ databaseUrl: topo.localUrl, poolSize: 4 });
-    await migrate(db);
+    hosts = await partitionHosts(3);
   });
 
   after(async () => {
-    await stopWorkers().catch(() => undefined);
-    await db?.close().catch(() => undefined);
-    topo?.teardown();
+    await hosts?.close();
   });
 
   it('(a) 8 tasks of 40 s, one host cut off for 30 s: no two executions of a task overlap, all complete', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sct-journal-a-'));
     try {
-      await startWorkers(['--concurrency', '3', '--prefetch', '0', '--no-schedules']);
-      await db.query(`INSERT INTO tasks (type, params, status) SELECT 'slow', '{"ms": 40000}', 'queued' FROM generate_series(1, 8)`);
+      await hosts.startWorkers(dir, ['--concurrency', '3', '--prefetch', '0', '--no-schedules']);
+      await hosts.db.query(`INSERT INTO tasks (type, params, status) SELECT 'slow', '{"ms": 40000}', 'queued' FROM generate_series(1, 8)`);
       await waitFor(
         'all 8 running',
-        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'")).rows[0]?.n === 8,
+        async () => (await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'")).rows[0]?.n === 8,
         30_000,
         100,
       );
       // Cut the host that runs the most tasks.
-      const owners = await db.query<{ owner_id: string; n: number; pid: number }>(
-        `SELECT t.owner_id, count(*)::int AS n, ri.pid FROM tasks t JOIN registry_instance ri ON ri.instance_id::text = t.owner_id
-          WHERE t.status = 'running' GROUP BY t.owner_id, ri.pid ORDER BY n DESC LIMIT 1`,
-      );
-      const victim = owners.rows[0];
-      assert.ok(victim && victim.n > 0);
-      const victimIndex = await hostOf(victim.pid);
-      topo.cut(victimIndex);
+      const victim = await busiestOwner(hosts.db);
+      const victimIndex = hosts.hostOf(victim.pid);
+      hosts.topo.cut(victimIndex);
       await new Promise((r) => setTimeout(r, 30_000));
-      topo.heal(victimIndex);
+      hosts.topo.heal(victimIndex);
       await waitFor(
         'all 8 completed',
-        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'slow' AND status = 'completed'")).rows[0]?.n === 8,
+        async () => (await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'slow' AND status = 'completed'")).rows[0]?.n === 8,
         150_000,
         500,
       );
       const runs = executions(journal(dir));
-      let overlaps = 0;
-      let reruns = 0;
-      for (const [id, list] of runs) {
-        list.sort((a, b) => a.start - b.start);
-        if (list.length > 1) reruns++;
-        for (let i = 1; i < list.length; i++) {
-          const prev = list[i - 1] as { end: number; owner: string };
-          const cur = list[i] as { start: number; owner: string };
-          if (cur.start < prev.end) {
-            overlaps++;
-            console.error(`task ${id}: ${prev.owner} until ${prev.end}, ${cur.owner} from ${cur.start} (${prev.end - cur.start} ms overlap)`);
-          }
-        }
-      }
+      const { overlaps, reruns } = overlapsAndReruns(runs);
       // Positive control: the cut host's tasks really were taken over (run twice), after it aborted them.
       assert.ok(reruns >= victim.n, `${reruns} tasks ran more than once; the cut host held ${victim.n}`);
       assert.ok(
@@ -162,11 +65,11 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
         'the cut host aborted its handlers',
       );
       assert.equal(overlaps, 0, 'no two executions of one task overlap in time');
-      const failed = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'failed'");
+      const failed = await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'failed'");
       assert.equal(failed.rows[0]?.n, 0);
     } finally {
-      await stopWorkers();
-      await db.query('DELETE FROM tasks');
+      await hosts.stopWorkers();
+      await hosts.db.query('DELETE FROM tasks');
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -174,28 +77,29 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
   it('(b) 3,000 short tasks, one host cut off for 90 s: all completed, none failed, no run under a dead instance id', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sct-journal-b-'));
     try {
-      await startWorkers(['--concurrency', '8', '--no-schedules', '--poll-ms', '200']);
-      await db.query(
+      await hosts.startWorkers(dir, ['--concurrency', '8', '--no-schedules', '--poll-ms', '200']);
+      await hosts.db.query(
         `INSERT INTO tasks (type, params, status, run_after)
          SELECT 'quick', '{"ms": 5}', 'queued', CASE WHEN g <= 1000 THEN now() ELSE now() + interval '90 seconds' + (g - 1000) * interval '10 milliseconds' END
            FROM generate_series(1, 3000) g`,
       );
       const victimIndex = 0;
-      await waitFor('the first host is working', () => journal(dir).some((l) => l.pid === workers[victimIndex]?.pid && l.e === 'start'), 30_000, 100);
-      topo.cut(victimIndex);
+      await waitFor('the first host is working', () => journal(dir).some((l) => l.pid === hosts.workers[victimIndex]?.pid && l.e === 'start'), 30_000, 100);
+      hosts.topo.cut(victimIndex);
       const cutAt = Date.now();
       await new Promise((r) => setTimeout(r, 90_000));
-      topo.heal(victimIndex);
+      hosts.topo.heal(victimIndex);
       await waitFor(
         'all 3000 completed',
-        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'quick' AND status = 'completed'")).rows[0]?.n === 3000,
+        async () =>
+          (await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'quick' AND status = 'completed'")).rows[0]?.n === 3000,
         120_000,
         500,
       );
-      const counts = await db.query<{ status: string; n: number }>('SELECT status::text AS status, count(*)::int AS n FROM tasks GROUP BY 1');
+      const counts = await hosts.db.query<{ status: string; n: number }>('SELECT status::text AS status, count(*)::int AS n FROM tasks GROUP BY 1');
       assert.deepEqual(counts.rows, [{ status: 'completed', n: 3000 }]);
       // When the registry had declared each instance dead (or it fell silent past the liveness window).
-      const inst = await db.query<{ id: string; dead_at: number | null }>(
+      const inst = await hosts.db.query<{ id: string; dead_at: number | null }>(
         `SELECT ri.instance_id::text AS id,
                 extract(epoch FROM least(ri.stopped_at, ri.last_heartbeat + make_interval(secs => coalesce(cm.liveness_seconds, 15)))) * 1000 AS dead_at
            FROM registry_instance ri LEFT JOIN cluster_metadata cm ON cm.id = 1 WHERE ri.status = 'dead'`,
@@ -204,7 +108,7 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
       const starts = journal(dir).filter((l) => l.e === 'start');
       const late = starts.filter((s) => deadAt.has(s.owner) && s.at >= (deadAt.get(s.owner) as number));
       // Positive control: the cut host's instance was declared dead during the cut.
-      const victimPid = workers[victimIndex]?.pid;
+      const victimPid = hosts.workers[victimIndex]?.pid;
       const victimIds = new Set(starts.filter((s) => s.pid === victimPid && s.at < cutAt).map((s) => s.owner));
       assert.ok(
         [...victimIds].some((id) => (deadAt.get(id) ?? 0) > cutAt && (deadAt.get(id) ?? 0) < cutAt + 90_000),
@@ -212,7 +116,7 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
       );
       assert.deepEqual(late, [], 'no execution began under an instance id the registry had declared dead');
     } finally {
-      await stopWorkers();
+      await hosts.stopWorkers();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -220,32 +124,29 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
   it('(c) a silently dropped route for 30 s (link up, packets vanish): the host self-fences before any takeover, no overlap, all complete', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sct-journal-c-'));
     try {
-      await startWorkers(['--concurrency', '3', '--prefetch', '0', '--no-schedules']);
-      await db.query(`INSERT INTO tasks (type, params, status) SELECT 'slow', '{"ms": 25000}', 'queued' FROM generate_series(1, 6)`);
+      await hosts.startWorkers(dir, ['--concurrency', '3', '--prefetch', '0', '--no-schedules']);
+      await hosts.db.query(`INSERT INTO tasks (type, params, status) SELECT 'slow', '{"ms": 25000}', 'queued' FROM generate_series(1, 6)`);
       await waitFor(
         'all 6 running',
-        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'")).rows[0]?.n === 6,
+        async () => (await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running'")).rows[0]?.n === 6,
         30_000,
         100,
       );
-      const owners = await db.query<{ owner_id: string; n: number; pid: number }>(
-        `SELECT t.owner_id, count(*)::int AS n, ri.pid FROM tasks t JOIN registry_instance ri ON ri.instance_id::text = t.owner_id
-          WHERE t.status = 'running' GROUP BY t.owner_id, ri.pid ORDER BY n DESC LIMIT 1`,
-      );
-      const victim = owners.rows[0];
-      assert.ok(victim && victim.n > 0);
-      const victimIndex = await hostOf(victim.pid);
-      const victimWorker = workers[victimIndex] as Proc;
-      topo.blackhole(victimIndex);
+      const victim = await busiestOwner(hosts.db);
+      const victimIndex = hosts.hostOf(victim.pid);
+      const victimWorker = hosts.workers[victimIndex] as Proc;
+      hosts.topo.blackhole(victimIndex);
       const cutAt = Date.now();
       let takeoverAt: number | undefined;
       try {
         // The route is gone but nothing says so: the host's link stays up with carrier.
-        assert.equal(topo.linkUp(victimIndex), true, 'the blackholed host still has its link up');
+        assert.equal(hosts.topo.linkUp(victimIndex), true, 'the blackholed host still has its link up');
         await waitFor(
           'another host took over a task of the blackholed one',
           async () => {
-            const r = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND owner_id <> $1", [victim.owner_id]);
+            const r = await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND owner_id <> $1", [
+              victim.owner_id,
+            ]);
             const moved = journal(dir).some((l) => l.e === 'start' && l.owner !== victim.owner_id && l.at > cutAt);
             return moved && (r.rows[0]?.n ?? 0) > 0;
           },
@@ -256,29 +157,16 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
         const left = 30_000 - (Date.now() - cutAt);
         if (left > 0) await new Promise((r) => setTimeout(r, left));
       } finally {
-        topo.unblackhole(victimIndex);
+        hosts.topo.unblackhole(victimIndex);
       }
       await waitFor(
         'all 6 completed',
-        async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'slow' AND status = 'completed'")).rows[0]?.n === 6,
+        async () => (await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE type = 'slow' AND status = 'completed'")).rows[0]?.n === 6,
         120_000,
         500,
       );
       const runs = executions(journal(dir));
-      let overlaps = 0;
-      let reruns = 0;
-      for (const [id, list] of runs) {
-        list.sort((a, b) => a.start - b.start);
-        if (list.length > 1) reruns++;
-        for (let i = 1; i < list.length; i++) {
-          const prev = list[i - 1] as { end: number; owner: string };
-          const cur = list[i] as { start: number; owner: string };
-          if (cur.start < prev.end) {
-            overlaps++;
-            console.error(`task ${id}: ${prev.owner} until ${prev.end}, ${cur.owner} from ${cur.start} (${prev.end - cur.start} ms overlap)`);
-          }
-        }
-      }
+      const { overlaps, reruns } = overlapsAndReruns(runs);
       // Positive controls: the blackholed host's tasks were taken over during the cut, and it
       // had aborted them itself (self-fence, not an error from the network) before that.
       assert.ok(takeoverAt !== undefined && takeoverAt - cutAt < 30_000, 'a takeover happened while the route was dropped');
@@ -302,28 +190,12 @@ describe('network partitions (3 worker hosts in network namespaces)', { skip: wh
       const ends = journal(dir).filter((l) => l.e === 'end' && l.aborted !== true);
       assert.equal(ends.length, 6, 'each task ran to its end exactly once');
       assert.equal(new Set(ends.map((l) => l.id)).size, 6);
-      const failed = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'failed'");
+      const failed = await hosts.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status = 'failed'");
       assert.equal(failed.rows[0]?.n, 0);
     } finally {
-      await stopWorkers();
-      await db.query('DELETE FROM tasks');
+      await hosts.stopWorkers();
+      await hosts.db.query('DELETE FROM tasks');
       rmSync(dir, { recursive: true, force: true });
     }
   });
-
-  /** Which host runs the worker whose registry pid is `pid` (pids are per namespace-less process tree). */
-  async function hostOf(pid: number): Promise<number> {
-    const i = workers.findIndex((w) => w.pid === pid || readChildPids(w.pid).includes(pid));
-    assert.ok(i >= 0, `no worker host has pid ${pid}`);
-    return i;
-  }
 });
-
-/** `ip netns exec` execs the command in place, but look at children too in case it forks. */
-function readChildPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
