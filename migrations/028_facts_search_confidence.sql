@@ -23,7 +23,6 @@
 --   of the group committed after that snapshot and missed the conflict; now the upsert meets
 --   that writer's newer group row and PostgreSQL raises a serialization failure (SQLSTATE
 --   40001), which such a client retries, as for any concurrent update.
---
 -- * facts_search_serial(): true, and PARALLEL UNSAFE, so a statement that names it is never
 --   planned with parallel workers (PostgreSQL checks the statement as written, before the call
 --   is folded away). Capped facts search names it instead of running in a transaction with
