@@ -52,6 +52,8 @@ export const EXPECTED_TABLES = [
   'fact_sources',
   'fact_conflicts',
   'fact_predicate_policies',
+  // 028: one row per (subject, predicate) group, written by every writer of the group
+  'fact_groups',
 ] as const;
 
 export const EXPECTED_VIEWS = ['graph_tasks', 'task_embeddings', 'hgnn_edges', 'active_instances', 'active_instance'] as const;
@@ -118,8 +120,21 @@ export const EXPECTED_FUNCTIONS = [
   'jsonb_to_vector(jsonb)',
   // 023: time-ordered task ids (the default of tasks.id)
   'seedcore_uuidv7()',
+  // 021: capability routing (versions, requirements, the 8-argument claim for organs)
+  'version_key(text)',
+  'version_satisfies(text,text)',
+  'capability_constraints_valid(text[])',
+  'capability_requirements_met(text[],text[],text[])',
+  'organ_is_live(text)',
+  'task_route_missing(text,text[])',
+  'claim_tasks(text,integer,double precision,text[],text[],double precision,text,text[])',
   // 026: the migration helper that later migrations build their indexes with
   'seedcore_ensure_index(text,text)',
+  // 027: the one claim statement that claim_tasks() and the TypeScript dispatcher both run
+  'claim_tasks_core(text,integer,double precision,text[],text[],double precision,text,text[],text[],uuid,text[])',
+  // 028: facts search (confidence bands in the text index, the serial-plan marker)
+  'facts_confidence_bands(double precision)',
+  'facts_search_serial()',
 ] as const;
 
 export const EXPECTED_ENUMS: Record<string, readonly string[]> = {
