@@ -175,7 +175,9 @@ export class Dispatcher {
       void this.wakeUps.ready().then(() => this.fetcher.wake());
     }
     this.leases.start(listen);
-    this.poll(this.options.pollIntervalMs);
+    // Until the listener knows whether notifications arrive (behind a transaction-mode pooler
+    // its probe takes 2 s), poll as if they did not; checkNotifications() settles the interval.
+    this.poll(listen ? this.fastPollMs() : this.options.pollIntervalMs);
     const limits = setInterval(() => void this.fetcher.refreshLimits(), this.options.limitsRefreshMs);
     this.timers.push(limits);
     if (listen) void this.checkNotifications();
@@ -196,14 +198,23 @@ export class Dispatcher {
    * Behind a transaction-mode pooler or on a standby, notifications never arrive (the
    * database layer finds out by itself and logs it once): then poll more often.
    */
+  private fastPollMs(): number {
+    return Math.min(this.options.pollIntervalMs, DEFAULTS.pollWithoutNotificationsMs);
+  }
+
   private async checkNotifications(): Promise<void> {
+    let works = false;
     try {
-      if (await this.db.notificationsWork()) return;
+      works = await this.db.notificationsWork();
     } catch (e) {
       this.emitError('listen', e);
     }
     if (this.phase !== 'running') return;
-    const ms = Math.min(this.options.pollIntervalMs, DEFAULTS.pollWithoutNotificationsMs);
+    if (works) {
+      this.poll(this.options.pollIntervalMs);
+      return;
+    }
+    const ms = this.fastPollMs();
     this.poll(ms);
     // The database layer has already said once why notifications do not arrive.
     this.log.info('dispatcher polls for work more often without notifications', { pollIntervalMs: ms });
