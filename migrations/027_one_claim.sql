@@ -37,10 +37,11 @@
 --   estimate (a worst case over unknown parameters) never beats a custom one; planning was
 --   about 40% of the claim. The plan's shape does not depend on the parameters: one index
 --   range scan per (queue, priority) and per (route key, queue, priority).
--- * The organs that are not live are looked up only while some waiting task is bound to an
---   organ: one probe of idx_tasks_claim_routed for the first key >= 'organ:' (every bound
---   task's key starts with 'organ:', every other routed key with 'cap:'). A worker that finds
---   none skips the organ_registry x registry_instance scan.
+-- * The organ keys (the worker's own organ and the organs that are not live) are scanned only
+--   while some waiting task is bound to an organ: one probe of idx_tasks_claim_routed for the
+--   first key >= 'organ:' (every bound task's key starts with 'organ:', every other routed key
+--   with 'cap:'). A worker that finds none skips the organ_registry x registry_instance scan
+--   and the empty range scans of its own organ's key.
 -- * capability_constraints_valid(), the CHECK on tasks.requires, which every claim and
 --   completion of a routed task re-evaluates, without its per-element query (below).
 --
@@ -106,21 +107,28 @@ BEGIN
       FROM unnest(coalesce(p_cap_names, '{}'), coalesce(p_cap_versions, '{}')) AS x(name, version)
      WHERE x.name IS NOT NULL
   ),
-  keys AS MATERIALIZED (
-    SELECT 'organ:' || p_organ AS key WHERE p_organ IS NOT NULL
-    UNION
-    SELECT 'cap:' || caps.name FROM caps
-    UNION
-    -- Only while some waiting task is bound to an organ. Every bound key sorts at or above
-    -- 'organ:' in any collation (a prefix never sorts after its extensions), so the probe
-    -- cannot miss one; a 'cap:' key sorts below wherever c < o, and where it did not, the
-    -- probe would find it and the scan would run as it always did.
-    SELECT 'organ:' || o.organ_id FROM organ_registry o
-     WHERE (SELECT 1 FROM tasks b
+  -- Whether some waiting task is bound to an organ. Every bound key sorts at or above
+  -- 'organ:' in any collation (a prefix never sorts after its extensions), so the probe
+  -- cannot miss one; a 'cap:' key sorts below wherever c < o, and where it did not, the
+  -- probe would find it and the organ keys would be scanned as they always were.
+  bound AS MATERIALIZED (
+    -- A scalar subquery with ORDER BY … LIMIT 1, not EXISTS: under EXISTS the planner drops
+    -- the ordering and may read tasks sequentially.
+    SELECT (SELECT 1 FROM tasks b
              WHERE b.status IN ('queued', 'retry') AND (b.route_organ IS NOT NULL OR b.requires IS NOT NULL)
                AND coalesce('organ:' || b.route_organ, 'cap:' || split_part(b.requires[1], '>=', 1)) >= 'organ:'
              ORDER BY coalesce('organ:' || b.route_organ, 'cap:' || split_part(b.requires[1], '>=', 1))
-             LIMIT 1) IS NOT NULL
+             LIMIT 1) IS NOT NULL AS any
+  ),
+  keys AS MATERIALIZED (
+    -- The worker's own organ key and those of the organs that are not live: only while some
+    -- waiting task is bound to an organ (otherwise their range scans are empty).
+    SELECT 'organ:' || p_organ AS key FROM bound WHERE p_organ IS NOT NULL AND bound.any
+    UNION
+    SELECT 'cap:' || caps.name FROM caps
+    UNION
+    SELECT 'organ:' || o.organ_id FROM organ_registry o, bound
+     WHERE bound.any
        AND o.organ_id IS DISTINCT FROM p_organ
        AND NOT EXISTS (SELECT 1 FROM registry_instance ri JOIN cluster_metadata cm ON cm.id = 1
                         WHERE ri.logical_id = o.organ_id AND ri.status = 'alive' AND ri.cluster_epoch = cm.current_epoch
