@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { addFact, deleteFact, getFact, searchAllFacts, searchFacts, updateFact } from '../src/facts/index.js';
+import { addFact, deleteFact, getFact, listFactConflicts, searchAllFacts, searchFacts, updateFact } from '../src/facts/index.js';
 import { isSeedCoreError } from '../src/errors.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 
@@ -24,6 +24,24 @@ for (const kind of BACKENDS) {
     });
     after(async () => {
       await t.cleanup();
+    });
+
+    it('the plain functions check their options against the route schemas (the same path as the facade)', async () => {
+      const path = async (p: Promise<unknown>) => {
+        try {
+          await p;
+        } catch (e) {
+          assert.ok(isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT'), String(e));
+          return e.details?.path;
+        }
+        return 'accepted';
+      };
+      assert.equal(await path(searchFacts(t.db, { minConfidence: 2 })), 'minConfidence');
+      assert.equal(await path(searchFacts(t.db, { limit: 0 })), 'limit');
+      assert.equal(await path(listFactConflicts(t.db, { status: 'nope' as never })), 'status');
+      // Positive control: good options are accepted.
+      assert.equal(await path(searchFacts(t.db, { minConfidence: 0.5, limit: 1 })), 'accepted');
+      assert.equal(await path(listFactConflicts(t.db, { status: 'all' })), 'accepted');
     });
 
     it('ranks the fact that mentions the term densely first, with highlighted snippets', async () => {

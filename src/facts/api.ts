@@ -6,7 +6,6 @@ import { getFactProvenance } from './provenance.js';
 import { addFact, deleteFact, factVersions, getFact, invalidateFact, updateFact } from './store.js';
 import { searchFacts } from './search.js';
 import { createTaskFacts } from './task-facts.js';
-import { checkConflictOptions, checkSearchOptions } from './validate.js';
 import type {
   Fact,
   FactConflict,
@@ -51,10 +50,10 @@ export function createFactsApi(db: Db): FactsApi {
     invalidate: (id, options) => invalidateFact(db, id, options),
     delete: (id) => deleteFact(db, id),
     // Options are checked against the schemas of GET /api/facts and /api/facts/conflicts.
-    search: async (options) => searchFacts(db, checkSearchOptions(options)),
+    search: async (options) => searchFacts(db, options),
     versions: (id) => factVersions(db, id),
     provenance: (id, options) => getFactProvenance(db, id, options),
-    conflicts: async (options) => listFactConflicts(db, checkConflictOptions(options)),
+    conflicts: async (options) => listFactConflicts(db, options),
     resolveConflict: (id, how) => resolveFactConflict(db, id, how),
     setPolicy: (predicate, policy) => setPredicatePolicy(db, predicate, policy),
     policies: () => listPredicatePolicies(db),

@@ -14,7 +14,7 @@ import {
   type FactConflictResolution,
   type FactPolicy,
 } from './types.js';
-import { checkOptionalString, checkUuid } from './validate.js';
+import { checkConflictOptions, checkOptionalString, checkUuid } from './validate.js';
 
 const CONFLICT_COLUMNS = `c.id, c.subject, c.predicate, c.fact_id::text AS fact_id, c.other_fact_id::text AS other_fact_id,
   coalesce(a.object, a.text) AS fact_value, coalesce(b.object, b.text) AS other_value, c.detected_at, c.status, c.resolution,
@@ -25,7 +25,9 @@ function toConflict(r: FactConflict & { id: number | string }): FactConflict {
   return { ...r, id: Number(r.id) };
 }
 
-export async function listFactConflicts(db: Queryable, options: FactConflictListOptions = {}): Promise<FactConflictPage> {
+export async function listFactConflicts(db: Queryable, given: FactConflictListOptions = {}): Promise<FactConflictPage> {
+  // The schema of GET /api/facts/conflicts first, so a bad option is named alike from every face.
+  const options = checkConflictOptions(given);
   const status = options.status ?? 'open';
   if (!['open', 'resolved', 'all'].includes(status)) throw invalidInput("status must be 'open', 'resolved' or 'all'", { field: 'status' });
   const limit = options.limit ?? 50;

@@ -7,7 +7,7 @@ import type { Queryable } from '../db/types.js';
 import { invalidInput } from '../errors.js';
 import { FACT_COLUMNS, toFact, type FactRow } from './store.js';
 import type { Fact, FactSearchHit, FactSearchOptions, FactSearchPage } from './types.js';
-import { checkConfidence, checkObject, checkTags, checkTimestamp, isUuid } from './validate.js';
+import { checkConfidence, checkObject, checkSearchOptions, checkTags, checkTimestamp, isUuid } from './validate.js';
 
 /**
  * The vector matched and ranked: the generated column of migration 015, the first column of
@@ -145,7 +145,9 @@ function conflictCount(id: string): string {
 }
 
 /** Search (or, without a query, list newest first) one page of facts. */
-export async function searchFacts(db: Queryable, options: FactSearchOptions = {}): Promise<FactSearchPage> {
+export async function searchFacts(db: Queryable, given: FactSearchOptions = {}): Promise<FactSearchPage> {
+  // The schema of GET /api/facts first, so a bad option is named alike from every face.
+  const options = checkSearchOptions(given);
   const query = options.query ?? '';
   if (typeof query !== 'string') throw invalidInput('query must be a string', { field: 'query' });
   const limit = options.limit ?? DEFAULT_SEARCH_LIMIT;
