@@ -8,26 +8,22 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { buildServer, type SeedCoreServer } from '../src/server/app.js';
 import { Dispatcher } from '../src/tasks/index.js';
+import { ARTIFACTS, browserSkip, launchBrowser } from './helpers/browser.js';
 import { BACKENDS } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard');
 const TOKEN = 'dashboard-live-token';
 const TICK_MS = 250;
-const haveChromium = existsSync(CHROMIUM);
-const skip = !haveChromium && process.env.CI !== 'true' ? `${CHROMIUM} is missing (apt-get install chromium); not in CI, so skipped` : false;
 
 // Browser globals used inside page.evaluate callbacks (the project compiles without the DOM lib).
 declare const window: Record<string, unknown>;
 
 for (const kind of BACKENDS) {
-  describe(`dashboard live updates in chromium (${kind})`, { skip }, () => {
+  describe(`dashboard live updates in chromium (${kind})`, { skip: browserSkip }, () => {
     let s: TestServer;
     let restarted: SeedCoreServer | undefined;
     let base: string;
@@ -46,21 +42,16 @@ for (const kind of BACKENDS) {
     };
 
     before(async () => {
-      assert.ok(haveChromium, `${CHROMIUM} is required in CI`);
       s = await testServer(kind, { apiToken: TOKEN, eventsTickMs: TICK_MS });
       await s.core.tasks.submitMany(Array.from({ length: 30 }, (_, i) => ({ type: 'filler', params: { i } })));
       base = await s.app.listen({ port: 0, host: '127.0.0.1' });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-      });
+      browser = await launchBrowser();
       page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
       page.setDefaultTimeout(10_000);
       page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(`console: ${m.text()}`);
       });
-      mkdirSync(ARTIFACTS, { recursive: true });
     });
 
     after(async () => {
