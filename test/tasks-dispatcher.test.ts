@@ -89,6 +89,7 @@ for (const kind of BACKENDS) {
             starts.push(Date.now());
             throw new Error(`failure #${starts.length}`);
           },
+          marker: async () => undefined,
         },
         maxAttempts: 3,
         pollIntervalMs: 20,
@@ -96,7 +97,10 @@ for (const kind of BACKENDS) {
       });
       try {
         await waitFor('failed', async () => (await taskRow(t.db, row.id)).status === 'failed');
-        await new Promise((r) => setTimeout(r, 300)); // would a 4th run happen?
+        // Would a 4th run happen? Its backoff would be 600 ms: a marker due after that time,
+        // run by the same worker, shows the worker was still claiming when the 4th run was due.
+        const marker = await c.submit({ type: 'marker', run_after: new Date(Date.now() + 700).toISOString() });
+        await waitFor('the marker completed', async () => (await taskRow(t.db, marker.id)).status === 'completed');
       } finally {
         await d.stop({ graceMs: 0 });
       }
@@ -155,7 +159,11 @@ for (const kind of BACKENDS) {
       });
       const lat: number[] = [];
       try {
-        await new Promise((r) => setTimeout(r, 100));
+        // The listener is in place and its probe saw a notification arrive; a first ping run
+        // shows the worker is claiming. Neither is measured.
+        assert.equal(await t.db.notificationsWork(), true, 'notifications arrive on this backend');
+        const warmUp = await c.submit({ type: 'ping' });
+        await waitFor('the warm-up ping ran', () => started.has(warmUp.id), 5000);
         for (let i = 0; i < 15; i++) {
           const t0 = Date.now();
           const row = await c.submit({ type: 'ping' });
@@ -196,6 +204,7 @@ for (const kind of BACKENDS) {
         Array.from({ length: n }, (_, i) => ({ type: 'fan-child', dependsOn: [(parents[i] as { id: string }).id, (parents[n + i] as { id: string }).id] })),
       );
       const runs = new Map<string, number>();
+      // A random 0-4 ms of work spreads the parents' completions so that pairs finish close together.
       const parent = async (): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 4));
       const child = async (task: { id: string }): Promise<void> => {
         runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
@@ -254,6 +263,7 @@ for (const kind of BACKENDS) {
       const d = await startDispatcher(t.db, {
         handlers: {
           late_reader: async (_task, ctx: TaskContext) => {
+            // Works past its 50 ms timeout before it first reads ctx.signal: the late read is the point.
             await new Promise((r) => setTimeout(r, 250));
             seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
           },
@@ -305,7 +315,10 @@ for (const kind of BACKENDS) {
     it('only claims the types it has handlers for', async () => {
       const other = await c.submit({ type: 'not-mine' });
       const d = await startDispatcher(t.db, { handlers: builtinHandlers(t.db) });
-      await new Promise((r) => setTimeout(r, 200));
+      // Positive control: a task of a handled type, submitted after, is claimed and run, so the
+      // worker was claiming while 'not-mine' stayed queued.
+      const marker = await c.submit({ type: 'echo', params: { marker: true } });
+      await waitFor('the marker completed', async () => (await taskRow(t.db, marker.id)).status === 'completed');
       await d.stop({ graceMs: 0 });
       assert.equal((await taskRow(t.db, other.id)).status, 'queued');
       await assert.rejects(
