@@ -51,7 +51,12 @@ for (const kind of BACKENDS) {
         await t.db.query("UPDATE tasks SET owner_id = 'worker-b', locked_by = 'worker-b', attempts = attempts + 1 WHERE id = $1", [row.id]);
         await waitFor('lease loss noticed', () => b.abortedAt() !== undefined, 3000);
         b.release();
-        await new Promise((r) => setTimeout(r, 200));
+        // Positive control: a task nobody took over, run by the same worker after the release
+        // (the handler now returns at once), gets its result stored. stop() below flushes
+        // whatever outcome the first run might still have queued.
+        const control = await c.submit({ type: 'cas' });
+        await waitFor('the control task completed', async () => (await taskRow(t.db, control.id)).status === 'completed');
+        assert.deepEqual((await taskRow(t.db, control.id)).result, { finished: true });
       } finally {
         await d.stop({ graceMs: 0 });
       }
@@ -139,7 +144,13 @@ for (const kind of BACKENDS) {
       const d = await startDispatcher(t.db, { handlers: { held: async () => 'rerun' }, recoveryIntervalMs: 100, backoff: { baseMs: 10, jitter: 0 } });
       try {
         await waitFor('dead owner task re-run', async () => (await taskRow(t.db, (dead as { id: string }).id)).status === 'completed');
-        await new Promise((r) => setTimeout(r, 300));
+        // A later sweep: a task whose lease expired after that recovery is recovered and re-run
+        // too, while the live lease is still left alone.
+        const expired = await t.db.query<{ id: string }>(
+          "INSERT INTO tasks (type, status, owner_id, locked_by, attempts, lease_expires_at) VALUES ('held', 'running', 'ghost', 'ghost', 1, now() - interval '1 second') RETURNING id",
+        );
+        const expiredId = (expired.rows[0] as { id: string }).id;
+        await waitFor('expired lease task re-run', async () => (await taskRow(t.db, expiredId)).status === 'completed');
       } finally {
         await d.stop({ graceMs: 0 });
       }
@@ -174,6 +185,7 @@ for (const kind of BACKENDS) {
         handlers: {
           'quick-drain': async () => {
             started.resolve();
+            // 150 ms of work, well inside the 2 s grace period stop() is given below.
             await new Promise((r) => setTimeout(r, 150));
             return 'done';
           },
@@ -194,6 +206,8 @@ for (const kind of BACKENDS) {
         await b.started;
         d.pauseClaiming();
         const second = await c.submit({ type: 'fence' });
+        // The window under test: four poll intervals (and the submit's NOTIFY) while paused.
+        // The positive control follows: resumed, the same worker claims this task.
         await new Promise((r) => setTimeout(r, 200));
         assert.equal((await taskRow(t.db, second.id)).status, 'queued', 'paused: nothing claimed');
         d.resumeClaiming('owner-2');
