@@ -106,6 +106,7 @@ for (const kind of BACKENDS) {
       // can take longer than the whole window on a loaded machine; cadence is measured after it.
       await waitFor('the first beat', async () => times.length >= 1, 5000, 20);
       const t0 = times[0] as number;
+      // The measured window: how many beats fall in 300 ms after the first.
       await sleep(300 - (performance.now() - t0));
       const inWindow = times.filter((x) => x - t0 <= 300);
       assert.ok(inWindow.length >= 3, `beats in 0.3 s: ${inWindow.length}`);
@@ -120,7 +121,10 @@ for (const kind of BACKENDS) {
 
     it('close is idempotent: draining then dead, stopped_at stamped, no beats after close', async () => {
       const c = client({ logicalId: 'closer', heartbeatBaseMs: 20, heartbeatJitterMs: 10, logger: quiet });
+      // Positive control: an open client on the same cadence keeps beating meanwhile.
+      const control = client({ logicalId: 'closer-control', heartbeatBaseMs: 20, heartbeatJitterMs: 10, logger: quiet });
       const id = await c.start();
+      await control.start();
       await waitFor('two beats', async () => c.beatCount >= 2, 10_000, 20);
       await Promise.all([c.close(), c.close()]);
       await c.close();
@@ -128,7 +132,8 @@ for (const kind of BACKENDS) {
       assert.equal(r?.status, 'dead');
       assert.ok(r?.stopped_at);
       const beats = c.beatCount;
-      await sleep(120);
+      const controlBeats = control.beatCount;
+      await waitFor('three more beats of the open client', async () => control.beatCount >= controlBeats + 3, 10_000, 20);
       assert.equal(c.beatCount, beats, 'no beats after close');
       assert.equal((await row(t, id))?.hb.getTime(), r?.hb.getTime());
       await assert.rejects(c.start(), (e) => isSeedCoreError(e, 'SEEDCORE_INVALID_INPUT'));
@@ -248,6 +253,7 @@ for (const kind of BACKENDS) {
         await waitFor('trust to lapse', async () => !c.trusted, 10_000, 20);
         const lapsed = performance.now() - confirmed;
         assert.ok(lapsed < 2000, `trust lapsed ${lapsed.toFixed(0)} ms after the last confirmed beat, inside the 2 s window`);
+        // The database expires an instance 2 s (liveness_seconds) after its last beat: wait past that.
         await sleep(Math.max(0, 2300 - (performance.now() - confirmed)));
         assert.equal(await c.beatOnce(), false, 'the database fenced it afterwards');
         assert.equal(c.trusted, false);
