@@ -1,7 +1,8 @@
+import { createAgentsApi, createArtifactsApi, createMemoryApi, type AgentsApi, type ArtifactsApi, type MemoryApi } from './agents/api.js';
 import { connect, type ConnectOptions, type Db } from './db/index.js';
 import { migrateUnlessStandby } from './db/standby.js';
 import { createEmbeddingsApi, createGraphApi, type EmbeddingsApi, type GraphApi } from './graph/index.js';
-import { TaskCoordinator } from './tasks/coordinator.js';
+import { TasksApi } from './tasks/api.js';
 import type { Dispatcher } from './tasks/dispatcher.js';
 import { createFactsApi, type FactsApi } from './facts/index.js';
 import { createRegistryApi, type RegistryApi } from './registry/index.js';
@@ -19,8 +20,11 @@ export interface OpenSeedCoreOptions extends ConnectOptions {
 /** One object with every SeedCore API, bound to one database. */
 export interface SeedCore {
   readonly db: Db;
-  /** The task Coordinator: submit, get, list, cancel, retry. */
-  readonly tasks: TaskCoordinator;
+  /**
+   * Tasks: submit, get, list, cancel, retry, stats, durable views, emitEvent (durable-task
+   * events), and retention (prune, pruneEvents).
+   */
+  readonly tasks: TasksApi;
   /** The knowledge graph: nodes, edges, traversal, FastRP embedding, RAG retrieval, export. */
   readonly graph: GraphApi;
   /** Node embeddings: upsert/get/delete, kNN, ANN index maintenance. */
@@ -33,6 +37,12 @@ export interface SeedCore {
   readonly schedules: TaskSchedules;
   /** Queues: waiting/running counts and per-queue running-task limits (null removes a limit, 0 pauses). */
   readonly queues: QueuesApi;
+  /** Organs (list, get, liveProviders), capability discovery, unroutable tasks, agent performance stats. */
+  readonly agents: AgentsApi;
+  /** Versioned agent memory: get, put (compare-and-set with expectedVersion), list, versions. */
+  readonly memory: MemoryApi;
+  /** Artifacts tasks produced: add, get, list. */
+  readonly artifacts: ArtifactsApi;
   /**
    * A worker (a Dispatcher) bound to this database; call start(), and stop() before close()
    * (close() also stops it). With `organ` (or `registry`) it joins the runtime registry on
@@ -46,6 +56,7 @@ export interface SeedCore {
 export interface QueuesApi {
   /** Every queue with waiting or running tasks, or a limit: `{ items, nextCursor: null }`, the body of GET /api/queues. */
   list(): Promise<QueuePage>;
+  /** At most `maxRunning` running tasks of `queue` across the cluster; 0 pauses it, null removes the limit. */
   setLimit(queue: string, maxRunning: number | null): Promise<void>;
 }
 
@@ -64,13 +75,16 @@ export async function openSeedCore(options: OpenSeedCoreOptions = {}): Promise<S
   const registry = createRegistryApi(db);
   return {
     db,
-    tasks: new TaskCoordinator(db),
+    tasks: new TasksApi(db),
     graph: createGraphApi(db),
     embeddings: createEmbeddingsApi(db),
     facts: createFactsApi(db),
     registry,
     schedules: new TaskSchedules(db),
     queues: { list: () => listQueues(db), setLimit: (queue, maxRunning) => setQueueLimit(db, queue, maxRunning) },
+    agents: createAgentsApi(db),
+    memory: createMemoryApi(db),
+    artifacts: createArtifactsApi(db),
     createDispatcher(workerOptions: WorkerOptions): Worker {
       const d = createWorker(db, workerOptions);
       dispatchers.add(d);
