@@ -135,6 +135,12 @@ export const EXPECTED_FUNCTIONS = [
   // 028: facts search (confidence bands in the text index, the serial-plan marker)
   'facts_confidence_bands(double precision)',
   'facts_search_serial()',
+  // 030: the registry's and the graph's functions that the task area reaches their tables through
+  'registry_dead_instance_ids()',
+  'graph_linked_task_ids()',
+  'graph_register_agents(text[])',
+  'graph_register_organs(text[],text[])',
+  'graph_link_task_capabilities(uuid[],text[],text[])',
 ] as const;
 
 export const EXPECTED_ENUMS: Record<string, readonly string[]> = {

@@ -3,6 +3,8 @@
  * instance that is dead or silent for longer than cluster_metadata.liveness_seconds. Run by the
  * elected maintenance pass (maintenance.ts); also safe from several processes at once (a
  * compare-and-set guarded on owner and lease, never on id alone, rows locked SKIP LOCKED).
+ * The dead owners come from the registry's registry_dead_instance_ids() (migration 030), which
+ * the planner inlines: the statement reads registry_instance as it did when it named the table.
  *
  * KEEP IN STEP with migrations/020_worker_protocol.sql.
  */
@@ -34,9 +36,7 @@ export interface RecoverOptions {
 export async function recoverStale(q: Queryable, opts: RecoverOptions): Promise<{ id: string; status: 'retry' | 'failed' }[]> {
   const res = await q.query<{ id: string; status: 'retry' | 'failed' }>(
     `WITH dead AS (
-       SELECT ri.instance_id::text AS owner
-         FROM registry_instance ri LEFT JOIN cluster_metadata cm ON cm.id = 1
-        WHERE $1::bool AND (ri.status = 'dead' OR ri.last_heartbeat < now() - make_interval(secs => coalesce(cm.liveness_seconds, 15)))
+       SELECT d.id AS owner FROM registry_dead_instance_ids() d(id) WHERE $1::bool
      ),
      stale AS (
        SELECT t.id, t.owner_id, t.lease_expires_at, t.lease_expires_at < now() AS expired

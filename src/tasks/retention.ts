@@ -2,9 +2,11 @@
  * Retention: delete ended tasks older than a given age, in batches, so the tasks table (and
  * its indexes) stays small under steady load.
  *
- * Kept (never pruned): tasks linked in the graph — a graph_node_map row (every edge write
- * assigns one, see 007) or a dependency edge in either direction. Those are part of the
- * knowledge graph and its history; delete them through the graph if you must.
+ * Kept (never pruned): tasks linked in the graph — a graph node (every edge write assigns
+ * one, see 007), asked of the graph through graph_linked_task_ids() (migration 030), or a
+ * dependency edge in either direction. Those are part of the knowledge graph and its history;
+ * delete them through the graph if you must. The planner inlines graph_linked_task_ids(), so
+ * the NOT EXISTS is the same anti-join on graph_node_map's key as a direct read of the table.
  *
  * Age is measured from updated_at (when the task ended); created_at < cutoff is also required
  * (always true for an ended task older than the cutoff) so idx_tasks_created_at narrows the scan.
@@ -62,7 +64,7 @@ export async function pruneTasks(db: Queryable, o: PruneOptions): Promise<{ dele
           WHERE t.status = ANY($1::text[]::taskstatus[])
             AND t.created_at < now() - make_interval(secs => $2::float8)
             AND t.updated_at < now() - make_interval(secs => $2::float8)
-            AND NOT EXISTS (SELECT 1 FROM graph_node_map m WHERE m.ext_uuid = t.id AND m.node_type = 'task' AND m.ext_table = 'tasks')
+            AND NOT EXISTS (SELECT 1 FROM graph_linked_task_ids() g(id) WHERE g.id = t.id)
             AND NOT EXISTS (SELECT 1 FROM task_depends_on_task e WHERE e.src_task_id = t.id)
             AND NOT EXISTS (SELECT 1 FROM task_depends_on_task e WHERE e.dst_task_id = t.id)
           LIMIT $3

@@ -194,6 +194,9 @@ async function submitInTx(tx: Queryable, tasks: NormalisedTask[], ids: string[])
  * Agent and organ bindings through the edge tables task_owned_by_agent and
  * task_executed_by_organ (registering agent/organ rows if new), and required capabilities as
  * task_uses_capability edges with their minimum version (registering capabilities if new).
+ * The agent, organ and capability rows and the capability edges belong to the graph: they are
+ * written by its functions of migration 030 (graph_register_agents, graph_register_organs,
+ * graph_link_task_capabilities); the two binding edge tables are the task area's own.
  */
 async function bindOwners(tx: Queryable, tasks: NormalisedTask[], ids: string[]): Promise<void> {
   const capTask: string[] = [];
@@ -208,14 +211,7 @@ async function bindOwners(tx: Queryable, tasks: NormalisedTask[], ids: string[])
     }
   });
   if (capTask.length > 0) {
-    await tx.query('INSERT INTO capability (name) SELECT DISTINCT n FROM unnest($1::text[]) n ORDER BY n ON CONFLICT (name) DO NOTHING', [capNames]);
-    await tx.query(
-      `INSERT INTO task_uses_capability (task_id, capability_id, min_version)
-       SELECT x.task_id, c.capability_id, x.min_version
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(task_id, name, min_version) JOIN capability c ON c.name = x.name
-       ON CONFLICT DO NOTHING`,
-      [capTask, capNames, capMins],
-    );
+    await tx.query('SELECT graph_link_task_capabilities($1::uuid[], $2::text[], $3::text[])', [capTask, capNames, capMins]);
   }
   const agentTask: string[] = [];
   const agents: string[] = [];
@@ -234,19 +230,14 @@ async function bindOwners(tx: Queryable, tasks: NormalisedTask[], ids: string[])
     }
   });
   if (agents.length > 0) {
-    await tx.query('INSERT INTO agent_registry (agent_id) SELECT DISTINCT a FROM unnest($1::text[]) a ORDER BY a ON CONFLICT DO NOTHING', [agents]);
+    await tx.query('SELECT graph_register_agents($1::text[])', [agents]);
     await tx.query('INSERT INTO task_owned_by_agent (task_id, agent_id) SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING', [
       agentTask,
       agents,
     ]);
   }
   if (organs.length > 0) {
-    await tx.query(
-      `INSERT INTO organ_registry (organ_id, agent_id)
-       SELECT DISTINCT ON (o) o, a FROM unnest($1::text[], $2::text[]) AS x(o, a) ORDER BY o, a NULLS LAST
-       ON CONFLICT DO NOTHING`,
-      [organs, organAgent],
-    );
+    await tx.query('SELECT graph_register_organs($1::text[], $2::text[])', [organs, organAgent]);
     await tx.query('INSERT INTO task_executed_by_organ (task_id, organ_id) SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING', [
       organTask,
       organs,
