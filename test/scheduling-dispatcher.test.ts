@@ -51,6 +51,7 @@ for (const kind of BACKENDS) {
     });
 
     it('per-task timeout_seconds overrides the per-type timeout', async () => {
+      // 800 ms of work: longer than the task's own 0.1 s timeout, shorter than the type's 60 s.
       const slow = async (_t: unknown, ctx: { signal: AbortSignal }) =>
         new Promise((resolve, reject) => {
           const timer = setTimeout(() => resolve('done'), 800);
@@ -74,11 +75,13 @@ for (const kind of BACKENDS) {
       const a = await tasks.submit({ type: 't', queue: 'a' });
       const b = await tasks.submit({ type: 't', queue: 'b' });
       assert.equal((await ended(a.id)).status, 'completed');
-      await new Promise((r) => setTimeout(r, 150));
+      // Positive control: a queue-a task submitted after b is claimed, so the worker was claiming while b waited.
+      const marker = await tasks.submit({ type: 't', queue: 'a' });
+      assert.equal((await ended(marker.id)).status, 'completed');
       assert.equal((await tasks.get(b.id)).status, 'queued', 'queue b has no worker');
       await start({ handlers: { t: async (task) => seen.b?.push(task.queue as string) }, queues: ['b'] });
       assert.equal((await ended(b.id)).status, 'completed');
-      assert.deepEqual(seen, { a: ['a'], b: ['b'] });
+      assert.deepEqual(seen, { a: ['a', 'a'], b: ['b'] });
       assert.throws(() => new Dispatcher(t.db, { handlers: { t: async () => 1 }, queues: [] }), { code: 'SEEDCORE_INVALID_INPUT' });
     });
 
@@ -96,6 +99,7 @@ for (const kind of BACKENDS) {
       const h = async (): Promise<void> => {
         now++;
         peak = Math.max(peak, now);
+        // 30 ms of work so that handlers overlap and the peak can exceed the limit if it is not kept.
         await new Promise((r) => setTimeout(r, 30));
         now--;
       };
