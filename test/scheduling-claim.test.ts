@@ -4,6 +4,7 @@ import { claimTasks, claimWithLimits, expireTasks } from '../src/tasks/claim.js'
 import { TaskCoordinator } from '../src/tasks/coordinator.js';
 import { setQueueLimit } from '../src/tasks/queues.js';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
+import { waitFor } from './helpers/wait.js';
 
 const base = { owner: 'w1', types: ['t'], queues: ['default'], leaseSeconds: 30, agingSeconds: 0, limitsLocked: false };
 
@@ -109,7 +110,10 @@ for (const kind of BACKENDS) {
       const gone = await tasks.submit({ type: 't', expires_at: new Date(Date.now() + 50) });
       const dependent = await tasks.submit({ type: 't', dependsOn: [gone.id] });
       const open = await tasks.submit({ type: 't', expires_at: new Date(Date.now() + 3_600_000) });
-      await new Promise((r) => setTimeout(r, 120));
+      await waitFor(
+        "the database's clock to pass the first task's expires_at",
+        async () => (await t.db.query<{ past: boolean }>('SELECT clock_timestamp() > expires_at AS past FROM tasks WHERE id = $1', [gone.id])).rows[0]?.past,
+      );
       const got = await claimTasks(t.db, { ...base, limit: 10 });
       assert.deepEqual(
         got.map((x) => x.id),
