@@ -5,6 +5,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { TaskSchedules } from '../src/tasks/schedules.js';
 import { BACKENDS, SERVER_URL, freshDb, type TestDb } from './helpers/db.js';
 import { BIN, runCli } from './helpers/cli.js';
+import { waitFor } from './helpers/wait.js';
 
 for (const kind of BACKENDS) {
   describe(`cron schedules on ${kind}`, () => {
@@ -134,13 +135,15 @@ describe('cron schedules across processes', () => {
           });
           children.push(child);
         }
-        // Every worker evaluates the schedules each second; wait until all 20 fired and a bit more.
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-          const n = (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE queue = 'nobody'")).rows[0]?.n ?? 0;
-          if (n >= 20 || Date.now() > deadline) break;
-          await new Promise((r) => setTimeout(r, 200));
-        }
+        // Every worker evaluates the schedules each second; wait until all 20 fired.
+        await waitFor(
+          'all 20 schedules to fire',
+          async () => ((await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE queue = 'nobody'")).rows[0]?.n ?? 0) >= 20,
+          30_000,
+          200,
+        );
+        // The window under test: each of the 4 workers evaluates the schedules about twice more,
+        // and none of those rounds may fire a slot again.
         await new Promise((r) => setTimeout(r, 2500));
         // Slots fired in this window: the missed one for each schedule, plus possibly one more
         // if a minute boundary passed — but never two tasks for one (schedule, slot).
