@@ -150,6 +150,7 @@ export type {
   ExpireResult,
   ReconcileResult,
   ReconcilerOptions,
+  WorkerMembership,
 } from './registry/index.js';
 
 // Agents, memory and artifacts: the types of SeedCore.agents, .memory and .artifacts.
