@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from './helpers/pgbouncer.js';
 import { ROOT } from './helpers/procs.js';
+import { waitFor } from './helpers/wait.js';
 
 function alive(pid: number): boolean {
   try {
@@ -59,12 +60,18 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       npm.stderr.on('data', (b: Buffer) => (out += b.toString()));
       const exited = new Promise<number | null>((r) => npm.on('exit', (code) => r(code)));
       try {
-        const deadline = Date.now() + 45_000;
-        while (!out.includes('SeedCore listening on')) {
-          assert.equal(npm.exitCode, null, `npm exited before the service listened:\n${out}`);
-          assert.ok(Date.now() < deadline, `no "listening" line within 45 s:\n${out}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await waitFor(
+          'the "listening" line',
+          () => {
+            assert.equal(npm.exitCode, null, `npm exited before the service listened:\n${out}`);
+            return out.includes('SeedCore listening on');
+          },
+          45_000,
+          50,
+        ).catch((e: unknown) => {
+          if (e instanceof assert.AssertionError) throw e;
+          assert.fail(`no "listening" line within 45 s:\n${out}`);
+        });
         assert.ok(!out.includes('building ('), `dist/ was current but the start rebuilt:\n${out}`);
         // Positive controls: the service (not npm) holds the lock and the port.
         const lock = `${dataDir}.lock`;
@@ -76,8 +83,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         // The service stops within its own 9 s shutdown limit; the rest is slack for a busy machine.
         const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
         assert.notEqual(code, 'timeout', `npm did not exit within 30 s after ${signal} (service alive: ${alive(servicePid)}):\n${out}`);
-        const gone = Date.now() + 5000;
-        while (alive(servicePid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+        // Not our child: nothing announces its exit, so poll for the pid.
+        await waitFor('the service process to exit', () => !alive(servicePid), 5000, 50).catch(() => undefined);
         assert.equal(alive(servicePid), false, `the service (pid ${servicePid}) outlived npm: an orphan`);
         assert.equal(existsSync(lock), false, `the data-directory lock was released (npm exit ${String(code)}):\n${out}`);
         assert.equal(await portBindable(port), true, 'the port was released');
