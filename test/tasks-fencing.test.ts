@@ -115,6 +115,7 @@ for (const kind of BACKENDS) {
         handlers: {
           'ok-through-cut': async () => {
             link.cut();
+            // The outage under test: the outcome write fails for 1.5 s, then the link comes back.
             setTimeout(() => link.restore(), 1500);
             return { fine: true };
           },
@@ -157,6 +158,7 @@ for (const kind of BACKENDS) {
         handlers: {
           fair: async (task) => {
             order.push(task.id);
+            // 20 ms per task keeps the worker busy with the backlog while the recovery pass runs.
             await new Promise((r) => setTimeout(r, 20));
             return null;
           },
