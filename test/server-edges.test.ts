@@ -188,6 +188,7 @@ describe('built-in handlers', () => {
     const task = { params: { ms: 600_000 } } as unknown as TaskRecord;
     const started = Date.now();
     const sleeping = handlers.sleep?.(task, { signal: controller.signal } as unknown as TaskContext);
+    // The cancel arrives while the handler sleeps (20 ms into its 600 s).
     setTimeout(() => controller.abort(new Error('cancelled')), 20);
     await assert.rejects(Promise.resolve(sleeping), /cancelled/);
     assert.ok(Date.now() - started < 5000, 'stopped long before 600 s');
