@@ -84,6 +84,7 @@ describe('registry processes (postgres)', { skip: SERVER_URL ? false : 'needs DA
     const reg = await waitFor('child registration', () => c.events.find((e) => e.event === 'registered'), 10_000, 50);
     const oldId = reg.instanceId as string;
     c.proc.kill('SIGSTOP');
+    // The pause under test: longer than the liveness window, so the database stops serving it.
     await sleep((LIVENESS + 1.5) * 1000);
     assert.equal(await lookup(t.db, 'paused'), null, 'a paused process is not served');
     c.proc.kill('SIGCONT');
