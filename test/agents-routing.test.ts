@@ -169,15 +169,29 @@ for (const kind of BACKENDS) {
     it('reports a task nobody can serve as unroutable, and runs it within a poll interval once a provider starts', async () => {
       const [task] = await submitTasks(t.db, [{ type: 'ocr', requires: ['ocr>=2'] }]);
       const id = (task as { id: string }).id;
-      const plain = await startDispatcher(t.db, { handlers: { ocr: async () => 'read' }, ownerId: 'plain:ocr' });
+      const plain = await startDispatcher(t.db, { handlers: { ocr: async () => 'read', 'plain-marker': async () => 'plain' }, ownerId: 'plain:ocr' });
       const old = await registerOrganRows(t.db, { id: 'organ-ocr-old', capabilities: [{ name: 'ocr', version: '1.9' }] });
       const oldWorker = await startDispatcher(t.db, {
-        handlers: { ocr: async () => 'read' },
+        handlers: { ocr: async () => 'organ-ocr-old' },
         organ: { id: 'organ-ocr-old', capabilities: [{ name: 'ocr', version: '1.9' }] },
       });
       let newWorker: Dispatcher | undefined;
       try {
-        await new Promise((r) => setTimeout(r, 500));
+        // Positive controls: tasks submitted after it, one for each worker, are claimed and run,
+        // so both workers were claiming while the ocr>=2 task waited.
+        const [plainMarker, oldMarker] = await submitTasks(t.db, [{ type: 'plain-marker' }, { type: 'ocr', requires: ['ocr>=1.5'] }]);
+        const markerResults = await waitFor(
+          'both marker tasks completed',
+          async () => {
+            const r = await t.db.query<{ status: string; result: string | null }>(
+              "SELECT status::text AS status, result #>> '{}' AS result FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], id)",
+              [[(plainMarker as { id: string }).id, (oldMarker as { id: string }).id]],
+            );
+            return r.rows.every((x) => x.status === 'completed') ? r.rows.map((x) => x.result) : undefined;
+          },
+          20_000,
+        );
+        assert.deepEqual(markerResults, ['plain', 'organ-ocr-old']);
         const row = await t.db.query<{ status: string }>('SELECT status::text AS status FROM tasks WHERE id = $1', [id]);
         assert.equal(row.rows[0]?.status, 'queued', 'neither the plain worker nor an organ with ocr 1.9 took it');
         const report = await unroutableReport(t.db, [id]);
