@@ -16,6 +16,7 @@ import { startService } from '../src/server/service.js';
 import { cliDatabase, runCli, type CliDatabase } from './helpers/cli.js';
 import { BACKENDS, emptyDb, freshDb, type TestDb } from './helpers/db.js';
 import { testServer, type TestServer } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
 
 /** Three organs, registered without a worker (so no live instance). */
 async function registerThree(db: Db): Promise<void> {
@@ -186,12 +187,13 @@ for (const kind of BACKENDS) {
           assert.deepEqual(row.rows[0], { logical_id: 'serve-organ', actor_name: 'serve' });
           // It claims routed work: a task requiring summarize>=2 runs on it.
           const task = await service.core.tasks.submit({ type: 'echo', params: { x: 1 }, requires: ['summarize>=2'] });
-          const deadline = Date.now() + 30_000;
           let status = task.status;
-          while (status !== 'completed' && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 100));
-            status = (await service.core.tasks.get(task.id))?.status ?? status;
-          }
+          await waitFor(
+            'the routed task to complete',
+            async () => (status = (await service.core.tasks.get(task.id))?.status ?? status) === 'completed',
+            30_000,
+            100,
+          ).catch(() => undefined);
           assert.equal(status, 'completed');
         } finally {
           await service.stop();
