@@ -135,6 +135,8 @@ export const EXPECTED_FUNCTIONS = [
   // 028: facts search (confidence bands in the text index, the serial-plan marker)
   'facts_confidence_bands(double precision)',
   'facts_search_serial()',
+  // 029: the one body of the ensure_<type>_node helpers
+  'seedcore_ensure_node(text,text,uuid,text)',
   // 030: the registry's and the graph's functions that the task area reaches their tables through
   'registry_dead_instance_ids()',
   'graph_linked_task_ids()',
