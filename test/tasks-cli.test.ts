@@ -7,7 +7,6 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { BACKENDS, freshDb, type TestDb } from './helpers/db.js';
 import { BIN, ROOT, spawnSeedcore, waitForLog } from './helpers/procs.js';
-import { waitFor } from './helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -77,21 +76,26 @@ for (const kind of BACKENDS) {
 
     it('worker --handlers runs a module alongside the built-ins and drains on SIGTERM (exit 0)', async () => {
       const mod = join(dir, 'handlers.mjs');
-      writeFileSync(mod, 'export default { shout: async (task) => ({ text: String(task.params.text).toUpperCase() }) };\n');
+      writeFileSync(
+        mod,
+        [
+          'export default {',
+          '  shout: async (task) => ({ text: String(task.params.text).toUpperCase() }),',
+          "  mark: async () => { process.stderr.write('marker task ran\\n'); return null; },",
+          '};',
+          '',
+        ].join('\n'),
+      );
       const a = await cli(target, ['submit', 'shout', '--params', '{"text":"hi"}']);
       const b = await cli(target, ['submit', 'noop']);
+      // Released only when both tasks above have completed; its handler says so on stderr.
+      const marker = await cli(target, ['submit', 'mark', '--depends-on', `${a.stdout.trim()},${b.stdout.trim()}`]);
+      assert.equal(marker.code, 0, marker.stderr);
       const w = spawnSeedcore([...target, 'worker', '--handlers', mod, '--concurrency', '2', '--poll-ms', '50', '--no-registry'], {}, true);
       try {
         await waitForLog(w, 'worker ready', 60_000);
-        // PGlite: the worker owns the data directory, so check through its own log lines.
-        if (kind === 'postgres') {
-          await waitFor(
-            'the shout task to complete',
-            async () => (JSON.parse((await cli(target, ['--json', 'tasks', 'get', a.stdout.trim()])).stdout) as { status: string }).status === 'completed',
-            20_000,
-            100,
-          );
-        } else await new Promise((res) => setTimeout(res, 1500));
+        // On PGlite the worker owns the data directory, so the test watches its output, not the database.
+        await waitForLog(w, 'marker task ran', 20_000);
       } finally {
         w.child.kill('SIGTERM');
       }
