@@ -59,6 +59,7 @@ for (const kind of BACKENDS) {
 
     it('ids made later sort after earlier ones', async () => {
       const a = (await t.db.query<{ id: string }>('SELECT seedcore_uuidv7()::text AS id')).rows[0]?.id as string;
+      // A later millisecond: the timestamp part of a UUIDv7 is in milliseconds.
       await new Promise((r) => setTimeout(r, 5));
       const b = (await t.db.query<{ id: string }>('SELECT seedcore_uuidv7()::text AS id')).rows[0]?.id as string;
       assert.ok(a < b, `${a} < ${b}`);
