@@ -16,7 +16,7 @@
 --    SQLSTATE 23503; a text-keyed one was deleted between the two statements, 40001 (retry).
 -- 3. graph_node_map_insert (007) inserts the row ON CONFLICT DO NOTHING and, when a concurrent
 --    transaction mapped the entity first, reads that transaction's id: concurrent calls for
---    one key return one id, and the node-id sequence is only used for a new node.
+--    one key return one id, and a mapped node never draws from the node-id sequence.
 -- A NULL key raises 22004. Error messages name the typed helper and its parameter, as before
 -- (e.g. 'ensure_task_node: task … does not exist'), so a caller sees the same error whichever
 -- of the two it called.
