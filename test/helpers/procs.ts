@@ -30,14 +30,32 @@ export function spawnSeedcore(args: string[], env: Record<string, string> = {}, 
   return { child, pid: child.pid as number, stderr: () => err, exited };
 }
 
-/** Wait until the process logged a line containing `text`. */
-export async function waitForLog(p: Proc, text: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!p.stderr().includes(text)) {
-    if (p.child.exitCode !== null) throw new Error(`process exited (${p.child.exitCode}) before logging '${text}':\n${p.stderr().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for '${text}':\n${p.stderr().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Wait until the process logged a line containing `text`: checked on each chunk of stderr it
+ * writes; fails when it exits without that line, or after `timeoutMs`.
+ */
+export function waitForLog(p: Proc, text: string, timeoutMs = 20_000): Promise<void> {
+  const exitedError = () => new Error(`process exited (${p.child.exitCode ?? p.child.signalCode}) before logging '${text}':\n${p.stderr().slice(-3000)}`);
+  if (p.stderr().includes(text)) return Promise.resolve();
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.reject(exitedError());
+  return new Promise<void>((resolve, reject) => {
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      p.child.stderr?.off('data', onData);
+      p.child.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    // spawnSeedcore's own listener, registered first, has already appended the chunk.
+    const onData = (): void => {
+      if (p.stderr().includes(text)) finish();
+    };
+    // 'close' comes after the last of stderr was read.
+    const onClose = (): void => finish(p.stderr().includes(text) ? undefined : exitedError());
+    const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for '${text}':\n${p.stderr().slice(-3000)}`)), timeoutMs);
+    p.child.stderr?.on('data', onData);
+    p.child.once('close', onClose);
+  });
 }
 
 /** The handler module the multi-process tests share: type `journaled` logs every execution. */
