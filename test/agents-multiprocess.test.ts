@@ -57,6 +57,9 @@ if (SERVER_URL) {
         Array.from({ length: 30 }, () => ({ type: 'sleep', params: { ms: 400 }, requires: ['work>=2'] })),
       );
       const ids = tasks.map((x) => x.id);
+      // Positive control: a task only organ c can serve, submitted while the 30 wait, runs on c,
+      // so c was claiming while it left those alone.
+      const [marker] = await submitTasks(t.db, [{ type: 'sleep', params: { ms: 1 }, requires: ['other>=1'] }]);
       const running = async (organ: string) =>
         (
           await t.db.query<{ n: number }>(
@@ -78,6 +81,20 @@ if (SERVER_URL) {
         120_000,
         100,
       );
+      const markerRun = await waitFor(
+        'the marker task to complete',
+        async () =>
+          (
+            await t.db.query<{ organ: string }>(
+              `SELECT ri.logical_id AS organ FROM task_runs r JOIN registry_instance ri ON ri.instance_id::text = r.owner_id
+                WHERE r.task_id = $1 AND r.outcome = 'completed'`,
+              [marker?.id],
+            )
+          ).rows[0],
+        30_000,
+        100,
+      );
+      assert.equal(markerRun.organ, 'mp-organ-c');
       const runs = await t.db.query<{ organ: string | null; outcome: string; n: number }>(
         `SELECT ri.logical_id AS organ, r.outcome, count(*)::int AS n
            FROM task_runs r LEFT JOIN registry_instance ri ON ri.instance_id::text = r.owner_id
