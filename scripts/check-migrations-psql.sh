@@ -108,7 +108,8 @@ declare -A SUPERSEDED_BY=(
   [001_create_tasks_table.sql]="013 017 021 027" [004_fix_taskstatus_enum.sql]="013 017 021 027"
   [005_consolidate_task_schema.sql]="013 017 021 027" [006_add_task_lease_columns.sql]="013 017 021 027"
   [013_task_priority_scheduling.sql]="017 021 027"
-  [010_task_fact_integration.sql]="019 028" [019_facts_provenance.sql]="028"
+  [010_task_fact_integration.sql]="019 028 029" [019_facts_provenance.sql]="028"
+  [007_hgnn_graph_schema.sql]="029" [008_hgnn_agent_layer.sql]="029"
   [009_create_facts_table.sql]="016 019 028" [015_facts_search_vector.sql]="016 019 028" [016_facts_search_index.sql]="019 028"
   [020_worker_protocol.sql]="021 024 027" [021_capability_routing.sql]="027"
 )
