@@ -159,8 +159,8 @@ for (const kind of BACKENDS) {
       });
       const lat: number[] = [];
       try {
-        // The listener is in place and its probe saw a notification arrive; a first ping run
-        // shows the worker is claiming. Neither is measured.
+        // Before measuring: the listener's probe saw a notification arrive, and a first ping
+        // ran, so the worker is claiming.
         assert.equal(await t.db.notificationsWork(), true, 'notifications arrive on this backend');
         const warmUp = await c.submit({ type: 'ping' });
         await waitFor('the warm-up ping ran', () => started.has(warmUp.id), 5000);
