@@ -228,7 +228,6 @@ export class TaskCoordinator {
     return out;
   }
 
-  /** The admin function `cleanup_stale_running_tasks`: number of running tasks recovered. */
   /** Emit a durable-task event once (the first emit of a name wins): true when this call emitted it. */
   emitEvent(name: string, payload?: unknown): Promise<boolean> {
     return emitTaskEvent(this.db, name, payload);
@@ -239,6 +238,7 @@ export class TaskCoordinator {
     return durableView(this.db, await this.resolveId(idOrPrefix));
   }
 
+  /** The admin function `cleanup_stale_running_tasks`: number of running tasks recovered. */
   async cleanupStale(options: { staleMinutes?: number; maxAttempts?: number } = {}): Promise<number> {
     const res = await this.db.query<{ n: number }>('SELECT cleanup_stale_running_tasks($1, $2) AS n', [options.staleMinutes ?? 15, options.maxAttempts ?? 3]);
     return res.rows[0]?.n ?? 0;
