@@ -67,7 +67,7 @@ export function registerGraphCommands(program: Command): void {
     });
   node
     .command('update <type> <id>')
-    .description('set attributes of an entity')
+    .description('set attributes of an entity (others are kept; null clears an optional one; exit 4 when absent)')
     .requiredOption('--attrs <json>', 'attributes to set, as a JSON object', attrsOption)
     .action(async (type: string, id: string, o: { attrs: Record<string, unknown> }, cmd: Command) => {
       const n = await withDb(cmd, (db) => createGraphApi(db).updateNode(type, id, o.attrs));
@@ -100,17 +100,18 @@ export function registerGraphCommands(program: Command): void {
   const edge = graph.command('edge').description('add and remove typed edges (endpoints: external ids, or node:<id>)');
   edge
     .command('add <edgeType> <src> <dst>')
-    .description('add an edge of one of the 17 types (`seedcore graph types` lists them)')
+    .description('add an edge of one of the edge types (`seedcore graph types` lists them)')
     .action(async (edgeType: string, src: string, dst: string, _o: unknown, cmd: Command) => {
       const e = await withDb(cmd, (db) => createGraphApi(db).addEdge(edgeType, endpoint(src), endpoint(dst)));
       output(cmd, e, () => `${e.created ? 'added' : 'exists'}: ${e.src.node_id} -[${e.edge_type}]-> ${e.dst.node_id}`);
     });
   edge
     .command('remove <edgeType> <src> <dst>')
-    .description('remove an edge')
+    .description('remove an edge (exit 4 when it or an endpoint does not exist)')
     .action(async (edgeType: string, src: string, dst: string, _o: unknown, cmd: Command) => {
       const removed = await withDb(cmd, (db) => createGraphApi(db).removeEdge(edgeType, endpoint(src), endpoint(dst)));
       output(cmd, { removed }, () => (removed ? 'removed' : 'not found'));
+      if (!removed) process.exitCode = 4;
     });
 
   graph

@@ -11,6 +11,7 @@ import {
   NODE_TYPES,
   NodeAttributesSchema,
   NodeInputSchema,
+  NodeKeySchema,
   NodeUpdateSchema,
   isNodeType,
   isUuid,
@@ -62,6 +63,17 @@ export function checkExtId(def: NodeTypeDef, id: unknown, path = 'id'): string {
   return id;
 }
 
+/**
+ * The one check of a node key (NodeKeySchema: the path parameters of /api/graph/nodes/:type/:id):
+ * the type first, so an unknown one is named as such, then the id's shape and its key kind.
+ */
+export function checkNodeKey(type: unknown, id: unknown): NodeTypeDef {
+  const def = nodeTypeDef(type);
+  assertSchema(NodeKeySchema, { type: def.type, id });
+  checkExtId(def, id);
+  return def;
+}
+
 export function checkNodeId(id: unknown, path = 'nodeId'): number {
   const n = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1)
@@ -81,8 +93,8 @@ export async function nodesById(q: Queryable, ids: readonly number[]): Promise<G
 /** Look a node up without creating anything; undefined if the entity is not mapped. */
 export async function findNode(q: Queryable, ref: NodeRef): Promise<GraphNode | undefined> {
   if ('nodeId' in ref) return (await nodesById(q, [checkNodeId(ref.nodeId)]))[0];
-  const def = nodeTypeDef(ref.type);
-  const id = checkExtId(def, ref.id);
+  const def = checkNodeKey(ref.type, ref.id);
+  const id = ref.id;
   const col = def.keyKind === 'uuid' ? 'ext_uuid' : 'ext_text_id';
   const r = await q.query<NodeRow>(`SELECT ${NODE_COLS} FROM graph_node_map m WHERE m.node_type = $1 AND m.ext_table = $2 AND m.${col} = $3::${def.keyKind}`, [
     def.type,
@@ -99,8 +111,8 @@ export async function resolveNode(q: Queryable, ref: NodeRef): Promise<GraphNode
     if (!n) throw notFound(`graph node ${String(ref.nodeId)} does not exist`, { node_id: ref.nodeId });
     return n;
   }
-  const def = nodeTypeDef(ref.type);
-  const id = checkExtId(def, ref.id);
+  const def = checkNodeKey(ref.type, ref.id);
+  const id = ref.id;
   const exists = await q.query(`SELECT 1 FROM ${def.table} WHERE ${def.key} = $1::${def.keyKind}`, [id]);
   if (exists.rowCount === 0) throw notFound(`${def.type} '${id}' does not exist`, { node_type: def.type, id });
   const r = await q.query<{ node_id: number | string }>('SELECT ensure_graph_node($1, $2) AS node_id', [def.type, id]);
@@ -202,11 +214,15 @@ export async function updateNode(db: Db, type: string, id: string, attrs: NodeAt
   }
 }
 
-/** Delete an entity (its node, edges and embedding go with it). Returns false if it did not exist. */
+/**
+ * Delete an entity: its node, its edges and its embedding go with it, in one statement (the
+ * edge tables cascade). Returns false if it did not exist. SEEDCORE_CONFLICT, with nothing
+ * deleted, when another row still needs it (a capability or memory cell a task uses: those
+ * edges restrict deletion; remove them first).
+ */
 export async function deleteNode(db: Db, type: string, id: string): Promise<boolean> {
-  const def = nodeTypeDef(type);
-  checkExtId(def, id);
-  if (!def.writable) throw invalidInput('tasks are deleted through the task API, not the graph');
+  const def = checkNodeKey(type, id);
+  if (!def.writable) throw badField('type', 'a node type other than task', type, 'tasks are deleted through the task API, not the graph');
   try {
     const r = await db.query(`DELETE FROM ${def.table} WHERE ${def.key} = $1::${def.keyKind}`, [id]);
     return r.rowCount > 0;

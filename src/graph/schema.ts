@@ -181,9 +181,33 @@ export const NodeInputSchema = Type.Object(
 
 export type NodeInput = Static<typeof NodeInputSchema>;
 
-/** The attributes to set on an existing node: updateNode(type, id, attributes), `seedcore graph node update`. */
+/**
+ * An existing node named by its type and external id: getNode / updateNode / deleteNode, the
+ * path parameters of GET, PATCH and DELETE /api/graph/nodes/:type/:id, and the `<type> <id>`
+ * of `seedcore graph node get|update|delete`.
+ */
+export const NodeKeySchema = Type.Object(
+  { type: NodeInputSchema.properties.type, id: Type.String({ ...ENDPOINT_ID, description: "The entity's external id." }) },
+  { additionalProperties: false, description: 'A graph node by type and external id.' },
+);
+
+export type NodeKey = Static<typeof NodeKeySchema>;
+
+/**
+ * The attributes to set on an existing node: the body of PATCH /api/graph/nodes/:type/:id and
+ * `seedcore graph node update --attrs`. Given attributes are set, others are left as they are;
+ * null clears an optional one. Which attributes a type has is NodeAttributesSchema's `update`.
+ */
+export const NodePatchSchema = Type.Object(
+  { attributes: Type.Record(Type.String(), Type.Unknown(), { description: 'Attribute columns to set, a JSON object (at least one).' }) },
+  { additionalProperties: false, description: 'Attributes of a graph node to set.' },
+);
+
+export type NodePatch = Static<typeof NodePatchSchema>;
+
+/** What updateNode(type, id, attributes) checks: the node's key and the patch. */
 export const NodeUpdateSchema = Type.Object(
-  { type: NodeInputSchema.properties.type, id: Type.String(ENDPOINT_ID), attributes: Type.Record(Type.String(), Type.Unknown()) },
+  { ...NodeKeySchema.properties, ...NodePatchSchema.properties },
   { additionalProperties: false, description: 'Attributes of a graph node to set.' },
 );
 
@@ -220,8 +244,8 @@ export const EdgeEndpointSchema = Type.Union(
 );
 
 /**
- * An edge to add or remove: addEdge(edge_type, src, dst), POST /api/graph/edges and
- * `seedcore graph edge add|remove <edge_type> <src> <dst>`.
+ * An edge to add or remove: addEdge / removeEdge(edge_type, src, dst), the body of POST and
+ * DELETE /api/graph/edges and `seedcore graph edge add|remove <edge_type> <src> <dst>`.
  */
 export const EdgeInputSchema = Type.Object(
   {
@@ -241,6 +265,12 @@ export type EdgeInput = Static<typeof EdgeInputSchema>;
 export const GraphNodeSchema = Type.Object(
   { node_id: Type.Integer(), node_type: Type.String(), ext_id: Type.String() },
   { description: 'A graph node: its id, its type and the key of its entity.' },
+);
+
+/** A node with its entity's row, as getNode returns it and GET /api/graph/nodes/… answers. */
+export const GraphNodeWithAttributesSchema = Type.Object(
+  { ...GraphNodeSchema.properties, attributes: Type.Record(Type.String(), Type.Unknown(), { description: "The entity's row, every column." }) },
+  { description: 'A graph node with its attributes.' },
 );
 
 /** An added edge, as every face returns it. */

@@ -1,8 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { invalidInput } from '../../errors.js';
-import { EdgeInputSchema, GraphEdgeSchema, GraphNodeSchema as GraphNode, NodeInputSchema } from '../../graph/schema.js';
+import { invalidInput, notFound } from '../../errors.js';
+import {
+  EdgeInputSchema,
+  GraphEdgeSchema,
+  GraphNodeSchema as GraphNode,
+  GraphNodeWithAttributesSchema,
+  NodeInputSchema,
+  NodeKeySchema,
+  NodePatchSchema,
+} from '../../graph/schema.js';
 import type { ServerContext } from '../context.js';
 import { ErrorBody } from '../http-errors.js';
 
@@ -37,6 +45,10 @@ const KnnBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+function endpointName(ep: string | { nodeId: number | string }): string {
+  return typeof ep === 'string' ? ep : `node:${String(ep.nodeId)}`;
+}
 
 export function registerGraphRoutes(fastify: FastifyInstance, ctx: ServerContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -78,6 +90,78 @@ export function registerGraphRoutes(fastify: FastifyInstance, ctx: ServerContext
     },
   );
 
+  // A node by type and external id, the key updateNode / deleteNode and `seedcore graph node
+  // get|update|delete <type> <id>` take; GET also answers by graph node id.
+  app.get(
+    '/api/graph/nodes/:type/:id',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: "A node by type and external id, with its entity's row as `attributes` (a task is mapped on first read).",
+        params: NodeKeySchema,
+        response: { 200: GraphNodeWithAttributesSchema, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { type, id } = request.params;
+      const node = await graph.getNode({ type, id });
+      if (!node) throw notFound(`${type} '${id}' does not exist`, { node_type: type, id });
+      return node;
+    },
+  );
+
+  app.get(
+    '/api/graph/nodes/:nodeId',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: "A node by graph node id, with its entity's row as `attributes`.",
+        params: NodeIdParams,
+        response: { 200: GraphNodeWithAttributesSchema, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { nodeId } = request.params;
+      const node = await graph.getNode({ nodeId });
+      if (!node) throw notFound(`graph node ${nodeId} does not exist`, { node_id: Number(nodeId) });
+      return node;
+    },
+  );
+
+  app.patch(
+    '/api/graph/nodes/:type/:id',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'Set attributes of an existing entity (others are kept; null clears an optional one); tasks are changed through the task API.',
+        params: NodeKeySchema,
+        body: NodePatchSchema,
+        response: { 200: GraphNode, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { type, id } = request.params;
+      return graph.updateNode(type, id, request.body.attributes);
+    },
+  );
+
+  app.delete(
+    '/api/graph/nodes/:type/:id',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'Delete an entity with its node, edges and embedding (204); 409 while a task still uses it (a capability, a memory cell).',
+        params: NodeKeySchema,
+        response: { 204: Type.Null(), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { type, id } = request.params;
+      if (!(await graph.deleteNode(type, id))) throw notFound(`${type} '${id}' does not exist`, { node_type: type, id });
+      return reply.code(204).send(null);
+    },
+  );
+
   app.post(
     '/api/graph/edges',
     {
@@ -92,6 +176,25 @@ export function registerGraphRoutes(fastify: FastifyInstance, ctx: ServerContext
       const { edge_type, src, dst } = request.body;
       const edge = await graph.addEdge(edge_type, src, dst);
       return reply.status(edge.created ? 201 : 200).send(edge);
+    },
+  );
+
+  // The edge to remove is named as POST names it, in the body: its type and its two endpoints.
+  app.delete(
+    '/api/graph/edges',
+    {
+      schema: {
+        tags: ['graph'],
+        summary: 'Remove an edge (204); 404 when it does not exist or an endpoint does not.',
+        body: EdgeInputSchema,
+        response: { 204: Type.Null(), 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { edge_type, src, dst } = request.body;
+      if (!(await graph.removeEdge(edge_type, src, dst)))
+        throw notFound(`no ${edge_type} edge between these endpoints`, { edge_type, src: endpointName(src), dst: endpointName(dst) });
+      return reply.code(204).send(null);
     },
   );
 
