@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isSeedCoreError } from '../src/errors.js';
 import { FactConflictQuerySchema, FactInputSchema, FactPatchSchema, FactSchema, FactSearchQuerySchema } from '../src/facts/schemas.js';
-import { EdgeInputSchema, NodeInputSchema } from '../src/graph/schema.js';
+import { EdgeInputSchema, NodeInputSchema, NodePatchSchema } from '../src/graph/schema.js';
 import { QueueLimitSchema, QueueSchema } from '../src/tasks/queues.js';
 import { ScheduleFieldsSchema, ScheduleInputSchema, ScheduleSchema } from '../src/tasks/schedules.js';
 import type { SeedCore } from '../src/seedcore.js';
@@ -36,7 +36,7 @@ interface Rejection {
 interface Case {
   why: string;
   library: (core: SeedCore) => Promise<unknown>;
-  http: { method: 'GET' | 'PUT' | 'POST' | 'PATCH'; url: string; payload?: unknown };
+  http: { method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'; url: string; payload?: unknown };
   /** CLI arguments (after the database options), or null where a CLI cannot say it (an unknown field, a NUL). */
   cli: string[] | null;
   path: string;
@@ -422,6 +422,34 @@ const CASES: Case[] = [
     cli: null,
     path: 'src.colour',
   },
+  {
+    why: 'graph node update: an attribute the type does not have',
+    library: (c) => c.graph.updateNode('agent', 'parity-agent', { colour: 'red' }),
+    http: { method: 'PATCH', url: '/api/graph/nodes/agent/parity-agent', payload: { attributes: { colour: 'red' } } },
+    cli: ['graph', 'node', 'update', 'agent', 'parity-agent', '--attrs', '{"colour":"red"}'],
+    path: 'attributes.colour',
+  },
+  {
+    why: 'graph node update: unknown type',
+    library: (c) => c.graph.updateNode('planet', 'x', { name: 'x' }),
+    http: { method: 'PATCH', url: '/api/graph/nodes/planet/x', payload: { attributes: { name: 'x' } } },
+    cli: ['graph', 'node', 'update', 'planet', 'x', '--attrs', '{"name":"x"}'],
+    path: 'type',
+  },
+  {
+    why: 'graph node delete: a uuid-keyed type with an id that is not a uuid',
+    library: (c) => c.graph.deleteNode('fact', 'abc'),
+    http: { method: 'DELETE', url: '/api/graph/nodes/fact/abc' },
+    cli: ['graph', 'node', 'delete', 'fact', 'abc'],
+    path: 'id',
+  },
+  {
+    why: 'graph edge remove: unknown edge type',
+    library: (c) => c.graph.removeEdge('agent__hates__agent', 'a1', 'a2'),
+    http: { method: 'DELETE', url: '/api/graph/edges', payload: { edge_type: 'agent__hates__agent', src: 'a1', dst: 'a2' } },
+    cli: ['graph', 'edge', 'remove', 'agent__hates__agent', 'a1', 'a2'],
+    path: 'edge_type',
+  },
 ];
 
 function fromError(e: unknown): Rejection {
@@ -703,6 +731,9 @@ for (const kind of BACKENDS) {
       assert.deepEqual(keys(body('/api/graph/nodes', 'post')), keys(NodeInputSchema));
       assert.deepEqual(keys(components.GraphEdgeInput), keys(EdgeInputSchema));
       assert.deepEqual(keys(body('/api/graph/edges', 'post')), keys(EdgeInputSchema));
+      assert.deepEqual(keys(components.GraphNodePatch), keys(NodePatchSchema));
+      assert.deepEqual(keys(body('/api/graph/nodes/{type}/{id}', 'patch')), keys(NodePatchSchema));
+      assert.deepEqual(keys(body('/api/graph/edges', 'delete')), keys(EdgeInputSchema));
       assert.ok(keys(FactSchema).includes('confidence') && keys(ScheduleSchema).includes('next_slot'), 'positive control: the schemas have their fields');
     });
 

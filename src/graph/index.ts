@@ -25,13 +25,24 @@ import { ragQuery, type RagParams, type RagResult } from './rag.js';
 export interface GraphApi {
   /** Create an entity of `type` and its node (tasks: map an existing task). */
   createNode(type: string, id: string | undefined, attributes?: NodeAttributes): Promise<GraphNode>;
+  /**
+   * Set attributes of an existing entity (PATCH /api/graph/nodes/:type/:id): the given ones are
+   * set, the others kept, null clears an optional one. NOT_FOUND if it does not exist,
+   * CONFLICT if a unique attribute is taken; nothing is written on any error.
+   */
   updateNode(type: string, id: string, attributes: NodeAttributes): Promise<GraphNode>;
-  /** Delete an entity with its node, edges and embedding; false if it did not exist. */
+  /**
+   * Delete an entity with its node, edges and embedding (DELETE /api/graph/nodes/:type/:id);
+   * false if it did not exist. CONFLICT, with nothing deleted, while a task uses it (a
+   * capability or memory cell: those edges restrict deletion).
+   */
   deleteNode(type: string, id: string): Promise<boolean>;
+  /** A node with its entity's row as `attributes` (GET /api/graph/nodes/…); undefined if it does not exist. */
   getNode(ref: NodeRef): Promise<(GraphNode & { attributes: Record<string, unknown> }) | undefined>;
   /** The node id of an existing entity (mapping it if needed). */
   resolveNode(ref: NodeRef): Promise<GraphNode>;
   addEdge(edgeType: string, src: EdgeEndpoint, dst: EdgeEndpoint): Promise<GraphEdge & { created: boolean }>;
+  /** Remove an edge (DELETE /api/graph/edges); false if it did not exist, NOT_FOUND if an endpoint does not. */
   removeEdge(edgeType: string, src: EdgeEndpoint, dst: EdgeEndpoint): Promise<boolean>;
   neighbors(ref: NodeRef, options?: NeighborOptions): Promise<Neighbor[]>;
   counts(): Promise<GraphCounts>;

@@ -28,7 +28,7 @@ import { TaskInputSchema } from '../tasks/validate.js';
 import { QueueLimitSchema, QueueSchema } from '../tasks/queues.js';
 import { ScheduleInputSchema, ScheduleSchema } from '../tasks/schedules.js';
 import { FactInputSchema, FactPatchSchema, FactSchema } from '../facts/schemas.js';
-import { EdgeInputSchema, GraphEdgeSchema, GraphNodeSchema, NodeInputSchema } from '../graph/schema.js';
+import { EdgeInputSchema, GraphEdgeSchema, GraphNodeSchema, NodeInputSchema, NodePatchSchema } from '../graph/schema.js';
 
 export interface ServerOptions {
   /** The SeedCore facade whose APIs the routes expose (its database is used for reads). */
@@ -184,6 +184,7 @@ export async function buildServer(options: ServerOptions): Promise<SeedCoreServe
           FactPatch: FactPatchSchema,
           GraphNode: GraphNodeSchema,
           GraphNodeInput: NodeInputSchema,
+          GraphNodePatch: NodePatchSchema,
           GraphEdge: GraphEdgeSchema,
           GraphEdgeInput: EdgeInputSchema,
         } as unknown as Record<string, never>,
