@@ -1,5 +1,5 @@
 /**
- * Graph edges: add and remove edges of the 17 typed edge tables, and count nodes and edges.
+ * Graph edges: add and remove edges of the 18 typed edge tables, and count nodes and edges.
  * Endpoint node ids are mapped by the edge tables' insert triggers (007), so an edge is
  * visible in hgnn_edges as soon as its transaction commits.
  */
