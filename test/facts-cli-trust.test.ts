@@ -31,6 +31,7 @@ for (const kind of BACKENDS) {
       assert.match(found.stdout, /& </);
       assert.match(found.stdout, /confidence 0\.6/);
       const shown = await cli('facts', 'get', added.id);
+      assert.equal(shown.code, 0, shown.stderr);
       assert.ok(shown.stdout.includes(text), shown.stdout);
     });
 
@@ -81,11 +82,12 @@ for (const kind of BACKENDS) {
       assert.match(prov.stdout, /uri:https:\/\/example\.org\/pier/);
       assert.match(prov.stdout, /conflicts:\n {2}#\d+ {2}pier \/ length/);
       const bad = await cli('facts', 'resolve', m[1] as string);
-      assert.equal(bad.code, 2, 'neither --winner nor --keep-both is a usage error');
+      assert.equal(bad.code, 2, `neither --winner nor --keep-both is a usage error; stderr: ${bad.stderr}`);
       const done = await cli('facts', 'resolve', m[1] as string, '--winner', b.id.slice(0, 8), '--note', 'resurveyed');
       assert.equal(done.code, 0, done.stderr);
       assert.match(done.stdout, /resolved \(winner [0-9a-f-]+\)/);
       const none = await cli('facts', 'conflicts', '--subject', 'pier');
+      assert.equal(none.code, 0, none.stderr);
       assert.equal(none.stdout.trim(), 'no open conflicts');
     });
   });

@@ -35,7 +35,8 @@ describe('registry CLI (pglite)', () => {
     const rows = (JSON.parse(list.stdout) as { items: { instance_id: string; heartbeat_age_seconds: number }[] }).items;
     assert.equal(rows[0]?.instance_id, id);
     assert.ok((rows[0]?.heartbeat_age_seconds ?? -1) >= 0);
-    assert.equal((await cli('registry', 'epoch', 'rotate')).code, 0);
+    const rotated = await cli('registry', 'epoch', 'rotate');
+    assert.equal(rotated.code, 0, rotated.stderr);
     const expired = await cli('--json', 'registry', 'expire');
     assert.equal(expired.code, 0, expired.stderr);
     assert.deepEqual(JSON.parse(expired.stdout), { stale: 0, oldEpoch: 1 });
@@ -75,13 +76,16 @@ describe('registry CLI (postgres)', { skip: SERVER_URL ? false : 'needs DATABASE
     const found = await cli('--json', 'registry', 'lookup', 'cli_organ');
     assert.equal(found.code, 0, found.stderr);
     assert.equal((JSON.parse(found.stdout) as { instance_id: string }).instance_id, client.instanceId);
-    assert.equal((await cli('registry', 'lookup', 'nobody')).code, 4);
+    const missing = await cli('registry', 'lookup', 'nobody');
+    assert.equal(missing.code, 4, missing.stderr);
+    assert.match(missing.stderr, /no live instance serves 'nobody' \[SEEDCORE_NOT_FOUND\]/);
     const before = client.instanceId;
     const rotated = await cli('--json', 'registry', 'epoch', 'rotate');
     assert.equal(rotated.code, 0, rotated.stderr);
     const expired = await cli('--json', 'registry', 'expire');
     assert.equal(expired.code, 0, expired.stderr);
     const all = await cli('--json', 'registry', 'list', '--all');
+    assert.equal(all.code, 0, all.stderr);
     const statuses = new Map((JSON.parse(all.stdout) as { items: { instance_id: string; status: string }[] }).items.map((r) => [r.instance_id, r.status]));
     assert.equal(statuses.get(before as string), 'dead', 'old-epoch instance expired');
   });

@@ -15,8 +15,24 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the real CLI in a child process (environment without DATABASE_URL unless given). */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<CliResult> {
+/**
+ * True when the child died loading the CLI's modules, before any of its code ran: Node's own
+ * fatal report of a parse, link or resolve error (every static import is parsed and linked
+ * before the first module is evaluated), with nothing printed by the CLI itself (its errors
+ * start with `seedcore:` or are JSON). This happens when dist/ is being rewritten by a build
+ * while a test spawns the CLI: a file caught half-written or empty lacks its exports.
+ */
+export function diedLoadingModules(r: CliResult): boolean {
+  return (
+    r.code === 1 &&
+    r.stdout === '' &&
+    /^(SyntaxError: |Error \[ERR_MODULE_NOT_FOUND\]: )/m.test(r.stderr) &&
+    /^Node\.js v\d/m.test(r.stderr) &&
+    !/^(seedcore:|\{"error")/m.test(r.stderr)
+  );
+}
+
+function spawnCli(args: string[], env: Record<string, string | undefined>, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: undefined, ...env };
     for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
@@ -35,6 +51,23 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** How long a run that died loading its modules is retried: a build rewrites dist/ in seconds. */
+const LOAD_RETRY_MS = 30_000;
+
+/**
+ * Run the real CLI in a child process (environment without DATABASE_URL unless given). A
+ * child that died loading its modules ran no command, so it is started again, for up to
+ * LOAD_RETRY_MS; a build that stays broken still fails, with Node's report as stderr.
+ */
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  const deadline = Date.now() + LOAD_RETRY_MS;
+  for (;;) {
+    const r = await spawnCli(args, env, timeoutMs);
+    if (!diedLoadingModules(r) || Date.now() >= deadline) return r;
+    await new Promise((done) => setTimeout(done, 1000));
+  }
 }
 
 /** The database a CLI test points its commands at, as the global options that name it. */
