@@ -12,6 +12,8 @@ export interface SystemResult {
   latencyMs: { p50: number; p99: number; samples: number };
   /** What the drain cost the server (bench/drain-probe.ts); absent on PGlite. */
   cost?: DrainCost;
+  /** SeedCore: task_runs rows after the drain (one per task with the run history on, none with it off). */
+  taskRuns?: number;
 }
 
 export const CHUNK = 1000;

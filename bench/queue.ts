@@ -25,8 +25,10 @@
  *        BENCH_MODES (batch,default: see MODES), BENCH_IDS (v7: client-given time-ordered ids),
  *        BENCH_CONCURRENCY (16), BENCH_LATENCY_SAMPLES (300),
  *        BENCH_LATENCY_GAP_MS (20), BENCH_PGLITE_TASKS (10000), BENCH_BATCH (500),
- *        BENCH_SYSTEMS (seedcore,seedcore-prepared,pgbouncer,pgbouncer-listen,graphile,pgboss,pglite),
- *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant)
+ *        BENCH_SYSTEMS (seedcore,seedcore-prepared,pgbouncer,pgbouncer-listen,graphile,pgboss,pglite; also
+ *        seedcore-runs-off: SeedCore with `seedcore.task_runs = off` on its database, no run history),
+ *        BENCH_SEEDCORE_SQL (experiments: SQL run on SeedCore's database after migrating, e.g. an index variant),
+ *        BENCH_WARM (small: SeedCore's connections each end one single-task run before the drain, see WARM_SMALL)
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -69,17 +71,47 @@ const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'seedcore,seedcore-prepared,pgboun
  */
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Connections of SeedCore's pool. */
+const POOL_SIZE = 10;
 
-/** A fresh database on the server for one system; dropped by the returned function. */
-async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh database on the server for one system; dropped by the returned function. `settings`:
+ * database-level settings (`ALTER DATABASE … SET`), in effect for every connection opened after.
+ */
+async function freshDatabase(tag: string, settings: Record<string, string> = {}): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = SERVER as string;
   const name = `bench_queue_${tag}_${randomBytes(3).toString('hex')}`;
   await adminStatement(base, `CREATE DATABASE ${name}`);
+  for (const [k, v] of Object.entries(settings)) await adminStatement(base, `ALTER DATABASE ${name} SET ${k} = ${v}`);
   return { url: databaseUrl(base, name), drop: () => adminStatement(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** Experiments only: SQL run on SeedCore's database after migrating (e.g. an index variant). */
 const SEEDCORE_SQL = process.env.BENCH_SEEDCORE_SQL;
+/**
+ * `small`: before the drain (after the enqueue and ANALYZE), every connection of SeedCore's pool
+ * ends the run of one task of its own, as a worker that picked up single tasks before a burst did, so each connection's
+ * kept plan of the run-history insert is the one made for one row.
+ */
+const WARM_SMALL = process.env.BENCH_WARM === 'small';
+
+/** Each pool connection claims and completes one `warm` task by plain SQL (see WARM_SMALL). */
+async function warmConnections(db: PostgresDb, poolSize: number): Promise<void> {
+  await db.query("INSERT INTO tasks (type, status) SELECT 'warm', 'queued' FROM generate_series(1, $1::int)", [poolSize]);
+  const clients = await Promise.all(Array.from({ length: poolSize }, () => db.pool.connect()));
+  try {
+    for (const [i, c] of clients.entries()) {
+      const owner = `warm-${i}`;
+      await c.query(
+        "UPDATE tasks SET status = 'running', owner_id = $1, locked_at = now(), attempts = attempts + 1 WHERE id = (SELECT id FROM tasks WHERE type = 'warm' AND status = 'queued' LIMIT 1)",
+        [owner],
+      );
+      await c.query("UPDATE tasks SET status = 'completed', owner_id = NULL, locked_at = NULL WHERE owner_id = $1 AND status = 'running'", [owner]);
+    }
+  } finally {
+    for (const c of clients) c.release();
+  }
+}
 
 /** `url`: the server database, to measure what the drain costs it (absent on PGlite). */
 async function runSeedCore(db: Db, tasks: number, url?: string, mode: Mode = 'batch', withLatency = true): Promise<SystemResult> {
@@ -94,6 +126,8 @@ async function runSeedCore(db: Db, tasks: number, url?: string, mode: Mode = 'ba
   const enqueueMs = performance.now() - t0;
   // As autovacuum would after a bulk insert (done for every system).
   await db.exec('ANALYZE');
+  // After ANALYZE, which makes every connection plan the trigger's statements again.
+  if (WARM_SMALL && db instanceof PostgresDb) await warmConnections(db, POOL_SIZE);
   // drain
   let count = 0;
   let allRan!: () => void;
@@ -116,7 +150,9 @@ async function runSeedCore(db: Db, tasks: number, url?: string, mode: Mode = 'ba
   const cost = await probe?.stop(tasks);
   const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status <> 'completed'");
   if ((left.rows[0]?.n ?? -1) !== 0) throw new Error(`seedcore: ${left.rows[0]?.n} tasks not completed after the drain`);
+  const runs = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM task_runs WHERE type <> 'warm'");
   const summary = {
+    taskRuns: runs.rows[0]?.n ?? 0,
     enqueuePerSec: Math.round((tasks / enqueueMs) * 1000),
     drainPerSec: Math.round((tasks / drainMs) * 1000),
     drainMs: Math.round(drainMs),
@@ -198,13 +234,17 @@ async function main(): Promise<void> {
      * `options` gets the direct URL of that database (e.g. to LISTEN there).
      */
     const seedcoreOn =
-      (throughPgBouncer: boolean, options: (directUrl: string) => Omit<PostgresOpenOptions, 'databaseUrl'> = () => ({})): Run =>
+      (
+        throughPgBouncer: boolean,
+        options: (directUrl: string) => Omit<PostgresOpenOptions, 'databaseUrl'> = () => ({}),
+        settings: Record<string, string> = {},
+      ): Run =>
       async (tasks, mode, withLatency) => {
-        const { url, drop } = await freshDatabase('seedcore');
+        const { url, drop } = await freshDatabase('seedcore', settings);
         let bouncer: PgBouncer | undefined;
         try {
           bouncer = throughPgBouncer ? await startPgBouncer(SERVER) : undefined;
-          const db = await PostgresDb.open({ databaseUrl: bouncer ? bouncer.url(url) : url, poolSize: 10, preparedStatements: false, ...options(url) });
+          const db = await PostgresDb.open({ databaseUrl: bouncer ? bouncer.url(url) : url, poolSize: POOL_SIZE, preparedStatements: false, ...options(url) });
           try {
             return await runSeedCore(db, tasks, url, mode, withLatency);
           } finally {
@@ -218,6 +258,10 @@ async function main(): Promise<void> {
     if (SYSTEMS.includes('seedcore')) systems.push(['seedcore', seedcoreOn(false), ['batch', 'default']]);
     if (SYSTEMS.includes('seedcore-prepared'))
       systems.push(['seedcore-prepared', seedcoreOn(false, () => ({ preparedStatements: true })), ['batch', 'default']]);
+    // The run history off (the statement trigger still fires, no task_runs row is written):
+    // what the history costs a drain, same run as `seedcore`.
+    if (SYSTEMS.includes('seedcore-runs-off'))
+      systems.push(['seedcore-runs-off', seedcoreOn(false, () => ({}), { 'seedcore.task_runs': 'off' }), ['batch', 'default']]);
     if (SYSTEMS.includes('pgbouncer')) systems.push(['seedcore-pgbouncer', seedcoreOn(true), ['batch']]);
     if (SYSTEMS.includes('pgbouncer-listen')) systems.push(['seedcore-pgbouncer-listen', seedcoreOn(true, (url) => ({ listenUrl: url })), ['batch']]);
     if (SYSTEMS.includes('graphile'))
@@ -329,6 +373,12 @@ async function main(): Promise<void> {
           pgbouncerDrainVsDirect: results['seedcore-pgbouncer'] && sc ? r2(results['seedcore-pgbouncer'].drainPerSec / sc.drainPerSec) : null,
           pgbouncerListenDrainVsDirect:
             results['seedcore-pgbouncer-listen'] && sc ? r2(results['seedcore-pgbouncer-listen'].drainPerSec / sc.drainPerSec) : null,
+          // Run history on vs off (target: >= 0.95).
+          runsOnDrainVsOff: results['seedcore-runs-off'] && sc ? r2(sc.drainPerSec / results['seedcore-runs-off'].drainPerSec) : null,
+          runsOnDbCpuVsOff:
+            typeof sc?.cost?.dbCpuUsPerTask === 'number' && typeof results['seedcore-runs-off']?.cost?.dbCpuUsPerTask === 'number'
+              ? r2(sc.cost.dbCpuUsPerTask / (results['seedcore-runs-off'].cost.dbCpuUsPerTask as number))
+              : null,
           preparedDrainVsUnprepared: results['seedcore-prepared'] && sc ? r2(results['seedcore-prepared'].drainPerSec / sc.drainPerSec) : null,
           dbCpuPerTaskVsGraphileWorker: costRatio('dbCpuUsPerTask'),
           walPerTaskVsGraphileWorker: costRatio('walBytesPerTask'),
