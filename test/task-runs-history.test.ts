@@ -3,7 +3,8 @@
  * execution), on both backends, through plain SQL as any client writes it: statements of any
  * size on one connection (the first statement that ends a run has one row, a later one 300),
  * every outcome in one statement with the error the execution added, statements in which no
- * row stops running, and `seedcore.task_runs = off`.
+ * row stops running, `seedcore.task_runs = off`, and the plan of the insert for large
+ * statements (never a nested loop).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -118,6 +119,35 @@ for (const kind of BACKENDS) {
       assert.equal((await runsOf(t, 'hist-renew')).length, 0);
       await t.db.query(COMPLETE, [ids]);
       assert.equal((await runsOf(t, 'hist-renew')).length, 5, 'positive control: the same tasks end their runs');
+    });
+
+    it('plans the insert of a statement of more than 16 runs as a full join, never a nested loop, even when sized for one row', async () => {
+      // The trigger's own statements, read from the installed function, on two tables of one
+      // row each (as the transition tables of a one-row statement are): the plan PL/pgSQL
+      // would keep for the connection.
+      const src = (await t.db.query<{ src: string }>("SELECT prosrc AS src FROM pg_proc WHERE proname = 'tasks_durable_transitions'")).rows[0]?.src ?? '';
+      const inserts = [...src.matchAll(/INSERT INTO task_runs[^;]*;/g)].map((m) =>
+        m[0].replaceAll('old_rows', 'pg_temp.hist_old').replaceAll('new_rows', 'pg_temp.hist_new'),
+      );
+      const full = inserts.find((q) => q.includes('FULL JOIN'));
+      const inner = inserts.find((q) => !q.includes('FULL JOIN'));
+      assert.ok(full && inner, 'the function has both inserts');
+      const plans = await t.db.transaction(async (tx) => {
+        await tx.query('CREATE TEMP TABLE hist_old ON COMMIT DROP AS SELECT * FROM tasks LIMIT 0');
+        await tx.query('CREATE TEMP TABLE hist_new ON COMMIT DROP AS SELECT * FROM tasks LIMIT 0');
+        const id = '0190a5c4-0000-7000-8000-000000000001';
+        await tx.query("INSERT INTO hist_old (id, type, status, attempts, owner_id, locked_at) VALUES ($1, 'x', 'running', 1, 'w', now())", [id]);
+        await tx.query("INSERT INTO hist_new (id, type, status, attempts) VALUES ($1, 'x', 'completed', 1)", [id]);
+        await tx.query('ANALYZE hist_old');
+        await tx.query('ANALYZE hist_new');
+        const plan = async (q: string): Promise<string> =>
+          (await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${q}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        return { full: await plan(full as string), inner: await plan(inner as string) };
+      });
+      assert.match(plans.full, /Full Join/, plans.full);
+      assert.doesNotMatch(plans.full, /Nested Loop/, plans.full);
+      // Positive control: the inner join of small statements, sized for one row, is a nested loop.
+      assert.match(plans.inner, /Nested Loop/, plans.inner);
     });
 
     it('records nothing with seedcore.task_runs = off, and the runs with it on', async () => {
