@@ -246,7 +246,9 @@ async function main(): Promise<void> {
           bouncer = throughPgBouncer ? await startPgBouncer(SERVER) : undefined;
           const db = await PostgresDb.open({ databaseUrl: bouncer ? bouncer.url(url) : url, poolSize: POOL_SIZE, preparedStatements: false, ...options(url) });
           try {
-            return await runSeedCore(db, tasks, url, mode, withLatency);
+            const r = await runSeedCore(db, tasks, url, mode, withLatency);
+            if (settings['seedcore.task_runs'] === 'off' && r.taskRuns !== 0) throw new Error(`run history off, yet ${r.taskRuns} task_runs rows`);
+            return r;
           } finally {
             await db.close();
           }
