@@ -3,8 +3,8 @@
  * execution), on both backends, through plain SQL as any client writes it: statements of any
  * size on one connection (the first statement that ends a run has one row, a later one 300),
  * every outcome in one statement with the error the execution added, statements in which no
- * row stops running, `seedcore.task_runs = off`, and the plan of the insert for large
- * statements (never a nested loop).
+ * row stops running, `seedcore.task_runs = off`, the plan of the insert for large
+ * statements (never a nested loop), and the deletion of deleted tasks' runs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -148,6 +148,26 @@ for (const kind of BACKENDS) {
       assert.doesNotMatch(plans.full, /Nested Loop/, plans.full);
       // Positive control: the inner join of small statements, sized for one row, is a nested loop.
       assert.match(plans.inner, /Nested Loop/, plans.inner);
+    });
+
+    it('deletes the runs of deleted tasks, in a delete of 300 tasks and after it in a delete of one, and only theirs', async () => {
+      const gone = await running(t, 'hist-del', 301);
+      const kept = await running(t, 'hist-keep', 3);
+      await t.db.query(COMPLETE, [[...gone, ...kept]]);
+      assert.equal((await runsOf(t, 'hist-del')).length, 301);
+      const [one, ...many] = gone;
+      assert.equal((await t.db.query('DELETE FROM tasks WHERE id = ANY ($1::uuid[])', [many])).rowCount, 300);
+      assert.deepEqual(
+        (await runsOf(t, 'hist-del')).map((r) => r.task_id),
+        [one],
+      );
+      assert.equal((await t.db.query('DELETE FROM tasks WHERE id = $1', [one])).rowCount, 1);
+      assert.equal((await runsOf(t, 'hist-del')).length, 0);
+      assert.deepEqual(
+        (await runsOf(t, 'hist-keep')).map((r) => r.task_id),
+        kept,
+        'the runs of other tasks stay',
+      );
     });
 
     it('records nothing with seedcore.task_runs = off, and the runs with it on', async () => {

@@ -1,7 +1,8 @@
--- 031_run_history_insert.sql
+-- 031_run_history_plans.sql
 --
 -- The run history's insert stays linear in the size of the statement that ends the runs,
--- whatever size the first such statement on a connection had.
+-- whatever size the first such statement on a connection had; the deletion of a deleted
+-- task's runs uses the index whatever the first delete on a connection was.
 --
 -- tasks_durable_transitions() (018) records one task_runs row per task that stops running by
 -- joining the statement's transition tables, new_rows to old_rows on the task id. PL/pgSQL
@@ -25,8 +26,17 @@
 -- Everything else is 018's function unchanged: the same rows, outcomes and errors, the
 -- `seedcore.task_runs = off` switch, the waking of parents and the cancelling of children.
 --
--- Idempotent: CREATE OR REPLACE FUNCTION (the trigger trg_tasks_durable_transitions of 018
--- calls it by name and is left as it is).
+-- tasks_delete_runs() (018: a deleted task's runs go with it) had the opposite case: it joined
+-- old_rows to task_runs, and after a first delete of thousands of tasks on a connection (a
+-- prune) the kept plan was a hash join over a sequential scan of all of task_runs, which every
+-- later delete on that connection repeated, of one task too (31-43 ms with 200,000 runs
+-- instead of 0.02 ms). It now deletes by `task_id = ANY (ARRAY(SELECT id FROM old_rows))`: the
+-- plan no longer depends on the size of the first delete, and with task_runs of any size it
+-- is the index scan of idx_task_runs_task (the delete of 5,000 tasks' runs there: 9.6 ms
+-- instead of 61 ms).
+--
+-- Idempotent: CREATE OR REPLACE FUNCTION (the triggers trg_tasks_durable_transitions and
+-- trg_tasks_runs_delete of 018 call them by name and are left as they are).
 
 BEGIN;
 
@@ -91,5 +101,18 @@ $$;
 
 COMMENT ON FUNCTION tasks_durable_transitions() IS
   'Statement trigger on tasks (018, 031): one task_runs row per task that stopped running (a join that stays linear for any statement size), wakes parents whose children ended, cancels the children of cancelled parents.';
+
+CREATE OR REPLACE FUNCTION tasks_delete_runs()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  DELETE FROM task_runs r WHERE r.task_id = ANY (ARRAY(SELECT o.id FROM old_rows o));
+  RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION tasks_delete_runs() IS
+  'Statement trigger on tasks (018, 031): deletes the runs of deleted tasks through idx_task_runs_task, whatever the size of the first delete on a connection.';
 
 COMMIT;
