@@ -111,7 +111,7 @@ declare -A SUPERSEDED_BY=(
   [010_task_fact_integration.sql]="019 028 029" [019_facts_provenance.sql]="028"
   [007_hgnn_graph_schema.sql]="029" [008_hgnn_agent_layer.sql]="029"
   [009_create_facts_table.sql]="016 019 028" [015_facts_search_vector.sql]="016 019 028" [016_facts_search_index.sql]="019 028"
-  [020_worker_protocol.sql]="021 024 027" [021_capability_routing.sql]="027"
+  [018_durable_runs.sql]="031" [020_worker_protocol.sql]="021 024 027" [021_capability_routing.sql]="027"
 )
 for f in "${MIGRATIONS[@]}"; do
   apply_file "$URL" "$f"
