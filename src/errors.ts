@@ -83,10 +83,14 @@ export function sqlState(e: unknown): string | undefined {
   return undefined;
 }
 
-/** True for errors that mean "the connection or server went away": safe to retry later. */
+/**
+ * True for errors that mean "the connection or server went away, or will not take us now":
+ * safe to retry later. 53300 (too_many_connections: max_connections, or a role's or
+ * database's connection limit) is refused at connect and clears when others disconnect.
+ */
 export function isConnectionError(e: unknown): boolean {
   const state = sqlState(e);
-  if (state && (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03')) return true;
+  if (state && (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '53300')) return true;
   const code = typeof e === 'object' && e !== null && 'code' in e ? (e as { code: unknown }).code : undefined;
   if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
   const msg = e instanceof Error ? e.message : String(e);
