@@ -34,7 +34,7 @@ const LOOPS = 2;
 type Variant = 'seedcore' | 'side' | 'graphile';
 
 const SIDE_SCHEMA = `
-DROP INDEX idx_tasks_claim, idx_tasks_running, idx_tasks_status, idx_tasks_dedup, idx_tasks_expires;
+DROP INDEX idx_tasks_claim, idx_tasks_claim_routed, idx_tasks_running, idx_tasks_status, idx_tasks_dedup, idx_tasks_expires;
 ALTER TABLE tasks SET (fillfactor = 40);
 CREATE TABLE task_queue (id uuid PRIMARY KEY, queue text NOT NULL, priority taskpriority NOT NULL, due timestamptz NOT NULL, created_at timestamptz NOT NULL);
 CREATE INDEX ON task_queue (queue, priority, due, created_at);
