@@ -14,7 +14,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PostgresDb } from '../src/db/index.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
 import { migrate } from '../src/migrate/runner.js';
 import { claimTasks } from '../src/tasks/claim.js';
 import { completeTasks } from '../src/tasks/completion.js';
@@ -72,56 +75,18 @@ $f$;
 `;
 
 /**
- * The run-history trigger function of migration 018, before 031: the insert joins the
- * transition tables with an inner join, which the plan a connection keeps from its first
- * run-ending statement may execute as a nested loop.
+ * The run-history trigger function of migration 018, before 031, read from the released file:
+ * the insert joins the transition tables with an inner join, which the plan a connection keeps
+ * from its first run-ending statement may execute as a nested loop.
  */
-const RUNS_018 = `
-CREATE OR REPLACE FUNCTION tasks_durable_transitions()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $f$
-DECLARE
-  v_parents uuid[];
-  v_cancelled uuid[];
-BEGIN
-  -- Cheap scans of one transition table first: a claim has no running old row, so it skips
-  -- the join; a completion of tasks without parents skips the second part.
-  -- SET seedcore.task_runs = 'off' (per session, role or database) skips the run history:
-  -- about 4 us of server CPU per task, 10-15 % of a raw claim+complete loop.
-  IF EXISTS (SELECT 1 FROM old_rows WHERE status = 'running') AND coalesce(current_setting('seedcore.task_runs', true), '') <> 'off' THEN
-    INSERT INTO task_runs (task_id, type, attempt, owner_id, started_at, outcome, error)
-    SELECT n.id, n.type, o.attempts, o.owner_id, coalesce(o.locked_at, o.updated_at),
-           CASE WHEN n.status = 'queued' AND n.waiting_for IS NOT NULL THEN 'suspended'
-                WHEN n.status IN ('queued', 'created') THEN 'released'
-                ELSE n.status::text END,
-           CASE WHEN n.status IN ('failed', 'retry', 'cancelled') AND n.error IS DISTINCT FROM o.error THEN
-                CASE WHEN o.error IS NOT NULL AND starts_with(n.error, o.error || ' | ')
-                     THEN substr(n.error, length(o.error) + 4) ELSE n.error END END
-      FROM new_rows n JOIN old_rows o ON o.id = n.id
-     WHERE o.status = 'running' AND n.status <> 'running';
-  END IF;
-  -- Rows that were already ended are harmless here: waking re-checks, cancelling skips ended children.
-  IF EXISTS (SELECT 1 FROM new_rows WHERE status IN ('completed', 'failed', 'cancelled') AND (parent_id IS NOT NULL OR status = 'cancelled')) THEN
-    SELECT array_agg(DISTINCT n.parent_id) FILTER (WHERE n.parent_id IS NOT NULL),
-           array_agg(n.id) FILTER (WHERE n.status = 'cancelled')
-      INTO v_parents, v_cancelled
-      FROM new_rows n WHERE n.status IN ('completed', 'failed', 'cancelled');
-    IF v_parents IS NOT NULL THEN
-      PERFORM wake_task_parents(v_parents);
-    END IF;
-    IF v_cancelled IS NOT NULL THEN
-      DELETE FROM task_waits w WHERE w.task_id = ANY (v_cancelled);
-      UPDATE tasks c
-         SET status = 'cancelled', lease_expires_at = NULL, updated_at = now(),
-             error = concat_ws(' | ', c.error, format('cancelled: parent %s was cancelled', c.parent_id))
-       WHERE c.parent_id = ANY (v_cancelled) AND c.status IN ('created', 'queued', 'retry', 'running');
-    END IF;
-  END IF;
-  RETURN NULL;
-END
-$f$;
-`;
+function runs018(): string {
+  const text = readFileSync(join(PACKAGE_ROOT, 'migrations', '018_durable_runs.sql'), 'utf8');
+  const start = text.indexOf('CREATE OR REPLACE FUNCTION tasks_durable_transitions()');
+  const end = text.indexOf('\n$$;', start);
+  if (start < 0 || end < 0) throw new Error('runs-018: tasks_durable_transitions() not found in migration 018');
+  return text.slice(start, end + 4);
+}
+const RUNS_018 = runs018();
 
 /** 018's function with the full join of 031 for every statement size (031 keeps the inner join up to 16 runs). */
 const RUNS_FULL_JOIN = RUNS_018.replace(
