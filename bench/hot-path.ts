@@ -22,6 +22,7 @@ import { migrate } from '../src/migrate/runner.js';
 import { claimTasks } from '../src/tasks/claim.js';
 import { completeTasks } from '../src/tasks/completion.js';
 import { startDrainProbe, type DrainCost } from './drain-probe.js';
+import { warmConnections } from './queue-common.js';
 import { adminStatement, databaseUrl } from './scratch-db.js';
 
 const SERVER = process.env.DATABASE_URL;
@@ -177,21 +178,7 @@ async function variantRun(name: string, sql: string): Promise<{ perSec: number; 
         await db.query("INSERT INTO tasks (type, status) SELECT 'noop', 'queued' FROM generate_series(1, $1::int)", [Math.min(CHUNK, TASKS - i)]);
       }
       await db.exec('ANALYZE');
-      if (WARM_SMALL) {
-        const clients = await Promise.all(Array.from({ length: LOOPS + 1 }, () => db.pool.connect()));
-        try {
-          for (const [i, c] of clients.entries()) {
-            const owner = `warm-${i}`;
-            await c.query(
-              "UPDATE tasks SET status = 'running', owner_id = $1, locked_at = now(), attempts = attempts + 1 WHERE id = (SELECT id FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1)",
-              [owner],
-            );
-            await c.query("UPDATE tasks SET status = 'completed', owner_id = NULL, locked_at = NULL WHERE owner_id = $1 AND status = 'running'", [owner]);
-          }
-        } finally {
-          for (const c of clients) c.release();
-        }
-      }
+      if (WARM_SMALL) await warmConnections(db, LOOPS + 1);
       await db.exec('CHECKPOINT');
       const probe = await startDrainProbe(url);
       const t0 = performance.now();
@@ -223,10 +210,10 @@ async function variantRun(name: string, sql: string): Promise<{ perSec: number; 
         }),
       );
       const ms = performance.now() - t0;
-      const cost = await probe.stop(TASKS - (WARM_SMALL ? LOOPS + 1 : 0));
+      const cost = await probe.stop(TASKS);
       const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM tasks WHERE status <> 'completed'");
       if ((left.rows[0]?.n ?? -1) !== 0) throw new Error(`${name}: ${left.rows[0]?.n} tasks not completed`);
-      return { perSec: Math.round(((TASKS - (WARM_SMALL ? LOOPS + 1 : 0)) / ms) * 1000), cost };
+      return { perSec: Math.round((TASKS / ms) * 1000), cost };
     } finally {
       await db.close();
     }

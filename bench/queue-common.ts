@@ -1,5 +1,6 @@
 /** Helpers shared by bench/queue.ts and bench/queue-peers.ts. */
 import { performance } from 'node:perf_hooks';
+import type { PostgresDb } from '../src/db/index.js';
 import type { DrainCost } from './drain-probe.js';
 
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
@@ -44,4 +45,26 @@ export async function measureLatency(
   for (const [sentAt, at] of started) lat.push(at - sentAt);
   lat.sort((a, b) => a - b);
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), samples: lat.length };
+}
+
+/**
+ * `poolSize` connections of the pool each claim and complete one `warm` task of their own by
+ * plain SQL, so each connection's kept plan of the run-history insert is the one made for a
+ * statement of one row (BENCH_WARM=small in bench:queue and the hot-path bench).
+ */
+export async function warmConnections(db: PostgresDb, poolSize: number): Promise<void> {
+  await db.query("INSERT INTO tasks (type, status) SELECT 'warm', 'queued' FROM generate_series(1, $1::int)", [poolSize]);
+  const clients = await Promise.all(Array.from({ length: poolSize }, () => db.pool.connect()));
+  try {
+    for (const [i, c] of clients.entries()) {
+      const owner = `warm-${i}`;
+      await c.query(
+        "UPDATE tasks SET status = 'running', owner_id = $1, locked_at = now(), attempts = attempts + 1 WHERE id = (SELECT id FROM tasks WHERE type = 'warm' AND status = 'queued' LIMIT 1)",
+        [owner],
+      );
+      await c.query("UPDATE tasks SET status = 'completed', owner_id = NULL, locked_at = NULL WHERE owner_id = $1 AND status = 'running'", [owner]);
+    }
+  } finally {
+    for (const c of clients) c.release();
+  }
 }

@@ -40,7 +40,7 @@ import { Dispatcher } from '../src/tasks/dispatcher.js';
 import { uuidv7 } from '../src/tasks/ids.js';
 import { startDrainProbe, type DrainCost } from './drain-probe.js';
 import { runGraphile, runPgBoss } from './queue-peers.js';
-import { CHUNK, measureLatency, sleep, type SystemResult } from './queue-common.js';
+import { CHUNK, measureLatency, sleep, warmConnections, type SystemResult } from './queue-common.js';
 import { adminStatement, databaseUrl } from './scratch-db.js';
 import { startPgBouncer, type PgBouncer } from '../test/helpers/pgbouncer.js';
 
@@ -94,24 +94,6 @@ const SEEDCORE_SQL = process.env.BENCH_SEEDCORE_SQL;
  * kept plan of the run-history insert is the one made for one row.
  */
 const WARM_SMALL = process.env.BENCH_WARM === 'small';
-
-/** Each pool connection claims and completes one `warm` task by plain SQL (see WARM_SMALL). */
-async function warmConnections(db: PostgresDb, poolSize: number): Promise<void> {
-  await db.query("INSERT INTO tasks (type, status) SELECT 'warm', 'queued' FROM generate_series(1, $1::int)", [poolSize]);
-  const clients = await Promise.all(Array.from({ length: poolSize }, () => db.pool.connect()));
-  try {
-    for (const [i, c] of clients.entries()) {
-      const owner = `warm-${i}`;
-      await c.query(
-        "UPDATE tasks SET status = 'running', owner_id = $1, locked_at = now(), attempts = attempts + 1 WHERE id = (SELECT id FROM tasks WHERE type = 'warm' AND status = 'queued' LIMIT 1)",
-        [owner],
-      );
-      await c.query("UPDATE tasks SET status = 'completed', owner_id = NULL, locked_at = NULL WHERE owner_id = $1 AND status = 'running'", [owner]);
-    }
-  } finally {
-    for (const c of clients) c.release();
-  }
-}
 
 /** `url`: the server database, to measure what the drain costs it (absent on PGlite). */
 async function runSeedCore(db: Db, tasks: number, url?: string, mode: Mode = 'batch', withLatency = true): Promise<SystemResult> {
