@@ -73,7 +73,7 @@ function prefixRange(prefix: string): [string, string] {
 }
 
 export class TaskCoordinator {
-  constructor(private readonly db: Db) {}
+  constructor(protected readonly db: Db) {}
 
   /** Submit one task; returns its row (status `queued`, or `created` while dependencies are unfinished). */
   async submit(input: SubmitTaskInput, options: SubmitOptions = {}): Promise<TaskRow> {
